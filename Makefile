@@ -14,7 +14,12 @@ KOKORO_JS_VERSION := 1.2.1
 KOKORO_JS_TGZ := $(CACHE)/kokoro-js-$(KOKORO_JS_VERSION).tgz
 export VOICE_MODELS_DIR := $(abspath $(MODELS_DIR))
 
-.PHONY: help install models demo up test test-fast bench clean
+.PHONY: help install models demo up test bench clean
+
+# Tools the tests need beyond the venv (helm, k8s binaries, chromium...) are added by mk/*.mk.
+TEST_DEPS :=
+# One fragment per area (chart/kind, cluster tools, images, load tests, browser); each may add to TEST_DEPS.
+include $(sort $(wildcard mk/*.mk))
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,7 +47,7 @@ demo: install ## start STT, LLM, TTS and gateway on CPU, talk to it with the sam
 up: install ## start the local stack and keep it running (Ctrl-C stops it)
 	$(BIN)/voice-agent up
 
-test: install ## run the whole test suite (see README for duration)
+test: install $(TEST_DEPS) ## run the whole test suite (see README for duration)
 	$(BIN)/python -m pytest -ra tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: install ## run the benchmarks and print p50/p95 (results go in docs/benchmarks.md)
