@@ -1,0 +1,44 @@
+"""Typed settings of the gateway, from ``GATEWAY_*`` environment variables (the Helm chart sets them)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway needs to know: where the model servers are, how to detect turns, limits."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=None)
+
+    host: str = "0.0.0.0"
+    port: int = 7860
+
+    # Upstream model servers (in the cluster: the chart's Services).
+    stt_url: str = "ws://127.0.0.1:8000/v1/listen"
+    tts_url: str = "ws://127.0.0.1:8880/ws"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_api_key: SecretStr = SecretStr("EMPTY")
+    llm_model: str = "gemma-3-270m"
+    system_prompt: str = (
+        "You are a friendly voice assistant. Answer in one or two short spoken sentences, "
+        "without lists, markdown or emoji."
+    )
+    llm_max_tokens: int = 60
+    llm_temperature: float = 0.3
+    tts_voice: str = "af_heart"
+    tts_speed: float = 1.0
+
+    # Turn detection (Silero VAD). stop_secs is the silence that ends the caller's turn.
+    vad_confidence: float = 0.7
+    vad_start_secs: float = 0.2
+    vad_stop_secs: float = 0.3
+    vad_min_volume: float = 0.6
+
+    # Limits and access.
+    auth_token: SecretStr | None = None
+    max_sessions: int = 32
+    max_frame_bytes: int = 64 * 1024
+    session_timeout_secs: float = 600.0
+    upstream_timeout_secs: float = 10.0
+    drain_timeout_secs: float = Field(default=25.0, description="SIGTERM: wait this long for live calls to end")
