@@ -19,7 +19,7 @@ class GatewaySettings(BaseSettings):
     tts_url: str = "ws://127.0.0.1:8880/ws"
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_api_key: SecretStr = SecretStr("EMPTY")
-    llm_model: str = "gemma-3-270m"
+    llm_model: str = "smollm2"
     system_prompt: str = (
         "You are a friendly voice assistant. Answer in one or two short spoken sentences, "
         "without lists, markdown or emoji."
@@ -34,6 +34,8 @@ class GatewaySettings(BaseSettings):
     vad_start_secs: float = 0.2
     vad_stop_secs: float = 0.3
     vad_min_volume: float = 0.6
+    # Extra wait after the final transcript before the bot answers (0: answer at once).
+    user_speech_timeout_secs: float = 0.0
 
     # Limits and access.
     auth_token: SecretStr | None = None
@@ -41,4 +43,5 @@ class GatewaySettings(BaseSettings):
     max_frame_bytes: int = 64 * 1024
     session_timeout_secs: float = 600.0
     upstream_timeout_secs: float = 10.0
+    tracing_enabled: bool = Field(default=True, description="Pipecat spans; exported when OTEL_EXPORTER_OTLP_ENDPOINT is set")
     drain_timeout_secs: float = Field(default=25.0, description="SIGTERM: wait this long for live calls to end")

@@ -73,3 +73,13 @@ def read_wav(source: Path | bytes) -> tuple[bytes, int]:
 
 def write_wav(path: Path, pcm: bytes, sample_rate: int) -> None:
     Path(path).write_bytes(wav_bytes(pcm, sample_rate))
+
+
+def trailing_silence_seconds(pcm: bytes, sample_rate: int, threshold_dbfs: float = -45.0, window_ms: int = 20) -> float:
+    """How long the PCM ends in silence: the client's clock for "end of speech" starts before it."""
+    samples = pcm16_to_float32(pcm)
+    window = max(1, sample_rate * window_ms // 1000)
+    end = samples.size
+    while end > 0 and rms_dbfs(samples[max(0, end - window) : end]) < threshold_dbfs:
+        end -= window
+    return (samples.size - max(end, 0)) / sample_rate

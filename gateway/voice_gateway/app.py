@@ -1,0 +1,88 @@
+"""The gateway's FastAPI app: ``WS /ws`` (one Pipecat pipeline per caller), probes, metrics, drain."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import FastAPI, WebSocket
+from loguru import logger
+from pipecat.workers.runner import WorkerRunner
+from starlette.websockets import WebSocketState
+
+from voice_common.ops import add_ops_routes, error_event
+from voice_gateway import metrics
+from voice_gateway.pipeline import WIRE_FORMATS, build_worker
+from voice_gateway.sessions import SessionRegistry
+from voice_gateway.settings import GatewaySettings
+from voice_gateway.upstream_health import check_upstreams
+
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+def _authorized(websocket: WebSocket, settings: GatewaySettings) -> bool:
+    """Token from ``?token=`` (browsers cannot set WS headers) or ``Authorization: Bearer``."""
+    if settings.auth_token is None:
+        return True
+    expected = settings.auth_token.get_secret_value()
+    header = websocket.headers.get("authorization", "")
+    offered = websocket.query_params.get("token") or header.removeprefix("Bearer ").strip()
+    return hmac.compare_digest(offered.encode(), expected.encode())
+
+
+async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
+    """Accept only to say why, so clients get a JSON reason and not a bare HTTP 403."""
+    metrics.SESSIONS_REJECTED.labels(reason=code).inc()
+    await websocket.accept()
+    await websocket.send_json(error_event(code, message))
+    await websocket.close(close_code)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    sessions = SessionRegistry(settings.max_sessions)
+    app = FastAPI(title="voice-gateway", version="0.1.0")
+    app.state.settings = settings
+    app.state.sessions = sessions
+
+    async def readiness() -> tuple[bool, dict]:
+        upstreams = await check_upstreams(settings)
+        ready = all(upstreams.values()) and not sessions.draining
+        return ready, {"upstreams": upstreams, "draining": sessions.draining, "active_sessions": sessions.active}
+
+    add_ops_routes(app, readiness, registry=metrics.REGISTRY)
+
+    @app.post("/drain", include_in_schema=False)
+    async def drain() -> dict:
+        """preStop hook: refuse new calls, turn unready, and wait for live calls to finish."""
+        left = await sessions.drain(settings.drain_timeout_secs)
+        return {"draining": True, "sessions_left": left}
+
+    @app.websocket("/ws")
+    async def caller(websocket: WebSocket, format: str = "raw") -> None:  # noqa: A002 - the query name
+        if format not in WIRE_FORMATS:
+            await _refuse(websocket, "unknown_format", f"format must be one of {WIRE_FORMATS}", CLOSE_POLICY_VIOLATION)
+            return
+        if not _authorized(websocket, settings):
+            await _refuse(websocket, "unauthorized", "missing or wrong token", CLOSE_POLICY_VIOLATION)
+            return
+        refusal = sessions.refusal()
+        if refusal:
+            await _refuse(websocket, *refusal, CLOSE_TRY_AGAIN_LATER)
+            return
+        await websocket.accept()
+        sessions.opened()
+        try:
+            worker, _observer = build_worker(websocket, settings, format)
+            runner = WorkerRunner(handle_sigint=False)
+            await runner.add_workers(worker)
+            await runner.run()
+        except Exception:  # noqa: BLE001 - one broken session must not affect others
+            logger.exception("session failed")
+            if websocket.client_state == WebSocketState.CONNECTED:
+                await websocket.send_json(error_event("internal_error", "the session failed; please reconnect"))
+                await websocket.close(1011)
+        finally:
+            sessions.closed()
+
+    return app

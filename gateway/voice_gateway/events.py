@@ -1,0 +1,156 @@
+"""Turns Pipecat frames into the caller-facing JSON events and the per-turn measurements.
+
+An observer sees every frame pushed between processors, including the transcript the user
+aggregator consumes, so one place can both narrate the session to the caller and time each
+turn, without adding processors to the pipeline's hot path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    ErrorFrame,
+    Frame,
+    InterruptionFrame,
+    LLMTextFrame,
+    MetricsFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.metrics.metrics import TTFBMetricsData
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.services.llm_service import LLMService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+
+from voice_common.budget import Budget
+from voice_common.ops import error_event
+from voice_gateway import metrics
+from voice_gateway.serializer import ClientProtocolErrorFrame
+from voice_gateway.turns import TurnTimer, record_turn
+from voice_gateway.upstream import UpstreamErrorFrame
+
+SendEvent = Callable[[dict], Awaitable[None]]
+
+# Only these frames mean anything to the caller or to turn timing; audio frames are skipped cheaply.
+_OBSERVED = (
+    ClientProtocolErrorFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+    TranscriptionFrame,
+    LLMTextFrame,
+    MetricsFrame,
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    InterruptionFrame,
+    ErrorFrame,
+)
+
+
+def _service_of(processor: object) -> str:
+    for cls, name in ((STTService, "stt"), (LLMService, "llm"), (TTSService, "tts")):
+        if isinstance(processor, cls):
+            return name
+    return "gateway"
+
+
+class SessionObserver(BaseObserver):
+    """Narrates one caller's session as JSON events and measures each of its turns."""
+
+    def __init__(self, send_event: SendEvent, budget: Budget, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._send = send_event
+        self._budget = budget
+        self._seen: set[int] = set()
+        self._turn: TurnTimer | None = None
+        self._turns = 0
+        self._bot_speaking = False
+        self.completed_turns: list[dict] = []
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if not isinstance(frame, _OBSERVED) or frame.id in self._seen:
+            return  # a frame is observed at every hop; act on its first
+        self._seen.add(frame.id)
+        try:
+            await self._handle(frame, data.source)
+        except Exception:  # noqa: BLE001 - telemetry must never take a call down
+            logger.exception("session observer failed")
+
+    async def _handle(self, frame: Frame, source: object) -> None:
+        now = time.time()
+        if isinstance(frame, ClientProtocolErrorFrame):
+            metrics.CLIENT_ERRORS.labels(code=frame.code).inc()
+            await self._send(error_event(frame.code, frame.message))
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._send({"type": "user_started_speaking"})
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._turns += 1
+            self._turn = TurnTimer(number=self._turns, speech_end=frame.timestamp - frame.stop_secs, vad_stop=now)
+            await self._send({"type": "user_stopped_speaking"})
+        elif isinstance(frame, TranscriptionFrame):
+            if self._turn is not None and self._turn.transcript_at is None:
+                self._turn.transcript_at = now
+                self._turn.transcript = frame.text
+            await self._send({"type": "transcript", "text": frame.text, "final": True})
+        elif isinstance(frame, LLMTextFrame):
+            await self._send({"type": "bot_text", "text": frame.text})
+        elif isinstance(frame, MetricsFrame):
+            self._take_ttfb(frame, source)
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+            await self._send({"type": "bot_started_speaking"})
+            await self._finish_turn(now)
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+            await self._send({"type": "bot_stopped_speaking"})
+        elif isinstance(frame, InterruptionFrame) and self._bot_speaking:
+            metrics.INTERRUPTIONS.inc()
+        elif isinstance(frame, ErrorFrame):
+            await self._report_error(frame)
+
+    def _take_ttfb(self, frame: MetricsFrame, source: object) -> None:
+        if self._turn is None:
+            return
+        service = _service_of(source)
+        for item in frame.data:
+            if not isinstance(item, TTFBMetricsData) or item.value <= 0:
+                continue  # Pipecat sends zeroed metrics at startup
+            if service == "llm" and self._turn.llm_ttft_s is None:
+                self._turn.llm_ttft_s = item.value
+            elif service == "tts" and self._turn.tts_ttfb_s is None:
+                self._turn.tts_ttfb_s = item.value
+
+    async def _finish_turn(self, first_audio_at: float) -> None:
+        turn, self._turn = self._turn, None
+        if turn is None:
+            return  # the bot spoke without a caller turn (e.g. a greeting)
+        stages = turn.finish(first_audio_at)
+        over = record_turn(self._budget, stages)
+        event = {
+            "type": "turn_metrics",
+            "turn": turn.number,
+            "transcript": turn.transcript,
+            "stt_ms": stages["stt"],
+            "llm_ttft_ms": stages["llm_ttft"],
+            "tts_ttfb_ms": stages["tts_ttfb"],
+            "mouth_to_ear_ms": stages["mouth_to_ear"],
+            "over_budget": over,
+        }
+        self.completed_turns.append(event)
+        await self._send(event)
+
+    async def _report_error(self, frame: ErrorFrame) -> None:
+        if isinstance(frame, UpstreamErrorFrame):
+            service, code = frame.service, frame.code
+        else:
+            service = _service_of(frame.processor)
+            code = f"{service}_error"
+        metrics.UPSTREAM_ERRORS.labels(service=service, code=code).inc()
+        await self._send(error_event(code, frame.error, service=service))

@@ -1,0 +1,89 @@
+"""The gateway's raw-PCM wire format for callers (see docs/protocols.md, "Gateway").
+
+Binary frames in are s16le mono 16 kHz caller audio; binary frames out are s16le 24 kHz bot
+audio; everything else is a JSON text event. Pipecat ships no raw-PCM serializer, and its
+input transport ends the session if ``deserialize`` raises, so malformed input is turned into
+a :class:`ClientProtocolErrorFrame` that the events observer reports to the caller instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    SystemFrame,
+)
+from pipecat.serializers.base_serializer import FrameSerializer
+
+INPUT_SAMPLE_RATE = 16000
+
+
+@dataclass
+class ClientProtocolErrorFrame(SystemFrame):
+    """Caller input the gateway could not accept; reported back as an ``error`` event."""
+
+    code: str = ""
+    message: str = ""
+
+
+class RawPCMSerializer(FrameSerializer):
+    """Raw PCM audio plus JSON events, for clients that do not use Pipecat's SDK."""
+
+    def __init__(self, max_frame_bytes: int) -> None:
+        super().__init__()
+        self._max_frame_bytes = max_frame_bytes
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, OutputAudioRawFrame):
+            return frame.audio
+        if isinstance(frame, InterruptionFrame):
+            return json.dumps({"type": "interruption"})
+        if isinstance(frame, (OutputTransportMessageFrame, OutputTransportMessageUrgentFrame)):
+            if self.should_ignore_frame(frame):  # RTVI chatter is for SDK clients only
+                return None
+            return json.dumps(frame.message)
+        return None
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        if isinstance(data, bytes):
+            return self._audio(data)
+        return self._control(data)
+
+    def _audio(self, data: bytes) -> Frame:
+        if len(data) > self._max_frame_bytes:
+            return ClientProtocolErrorFrame(
+                code="frame_too_large", message=f"audio frame of {len(data)} bytes exceeds {self._max_frame_bytes}"
+            )
+        if len(data) % 2:
+            return ClientProtocolErrorFrame(
+                code="odd_length_frame", message="PCM s16le frames must hold an even number of bytes"
+            )
+        return InputAudioRawFrame(audio=data, sample_rate=INPUT_SAMPLE_RATE, num_channels=1)
+
+    def _control(self, text: str) -> Frame | None:
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            return ClientProtocolErrorFrame(
+                code="invalid_json", message="text frames must be JSON control messages; send audio as binary"
+            )
+        if not isinstance(message, dict) or "type" not in message:
+            return ClientProtocolErrorFrame(code="bad_message", message='control messages are objects with a "type"')
+        if message["type"] == "start":
+            rate = message.get("sample_rate", INPUT_SAMPLE_RATE)
+            if rate != INPUT_SAMPLE_RATE:
+                return ClientProtocolErrorFrame(
+                    code="unsupported_sample_rate",
+                    message=f"the gateway takes {INPUT_SAMPLE_RATE} Hz s16le mono audio, not {rate!r}",
+                )
+            return None
+        if message["type"] == "ping":
+            return None
+        return ClientProtocolErrorFrame(code="unknown_type", message=f"unknown message type {message['type']!r}")

@@ -1,0 +1,158 @@
+"""Pipecat STT service speaking our STT server's streaming protocol (``WS /v1/listen``).
+
+Only speech is sent: audio is kept in a short pre-roll ring while the caller is silent and
+streamed from VAD start, so the server decodes the utterance and nothing else. The moment
+VAD says the caller stopped, the service sends ``flush`` (the "flush trick") and the server
+answers with the final transcript, which Pipecat's turn logic treats as finalized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncGenerator
+
+from loguru import logger
+from pipecat.frames.frames import (
+    Frame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.settings import STTSettings
+from pipecat.services.stt_service import WebsocketSTTService
+from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.tracing.service_decorators import traced_stt
+from websockets.protocol import State
+
+from voice_common.audio import PCM_SAMPLE_WIDTH
+from voice_gateway.upstream import UpstreamErrorFrame
+
+
+class VoiceSTTService(WebsocketSTTService):
+    """Streams the caller's speech to ``voice-stt`` and pushes its final transcripts."""
+
+    def __init__(self, *, url: str, language: str, pre_roll_secs: float, connect_timeout: float, **kwargs) -> None:
+        super().__init__(settings=STTSettings(model="whisper", language=language), ttfs_p99_latency=0.5, **kwargs)
+        self._url = url
+        self._language = language
+        self._pre_roll_secs = pre_roll_secs
+        self._connect_timeout = connect_timeout
+        self._pre_roll: deque[bytes] = deque()
+        self._pre_roll_bytes = 0
+        self._speaking = False
+        self._receive_task: asyncio.Task | None = None
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def start(self, frame) -> None:
+        await super().start(frame)
+        await self._connect()
+
+    # -- audio path -------------------------------------------------------------------------
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+        if self._speaking:
+            await self._send(audio)
+        else:
+            self._remember(audio)
+        yield None
+
+    def _remember(self, audio: bytes) -> None:
+        """Keep the last ``pre_roll_secs`` of audio: VAD fires after speech has begun."""
+        self._pre_roll.append(audio)
+        self._pre_roll_bytes += len(audio)
+        limit = int(self._pre_roll_secs * self.sample_rate) * PCM_SAMPLE_WIDTH
+        while self._pre_roll and self._pre_roll_bytes - len(self._pre_roll[0]) >= limit:
+            self._pre_roll_bytes -= len(self._pre_roll.popleft())
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, VADUserStartedSpeakingFrame) and not self._speaking:
+            self._speaking = True
+            if self._pre_roll:
+                await self._send(b"".join(self._pre_roll))
+            self._pre_roll.clear()
+            self._pre_roll_bytes = 0
+        elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._speaking:
+            self._speaking = False
+            self.request_finalize()
+            await self._send_json({"type": "flush"})
+
+    async def _send(self, audio: bytes) -> None:
+        if self._websocket is None or self._websocket.state is not State.OPEN:
+            return  # the receive loop is reconnecting; the caller was told
+        try:
+            await self._websocket.send(audio)
+        except Exception as exc:  # noqa: BLE001 - a dead socket is reported by the receive loop
+            logger.warning(f"{self}: send failed: {exc}")
+
+    async def _send_json(self, message: dict) -> None:
+        if self._websocket is not None and self._websocket.state is State.OPEN:
+            await self._websocket.send(json.dumps(message))
+
+    # -- connection -------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        await self._connect_websocket()
+        await super()._connect()
+        if not self._receive_task:
+            self._receive_task = self.create_task(self._receive_task_handler(self._report_error))
+
+    async def _disconnect(self) -> None:
+        await super()._disconnect()
+        if self._receive_task:
+            await self.cancel_task(self._receive_task)
+            self._receive_task = None
+        await self._disconnect_websocket()
+
+    async def _connect_websocket(self) -> None:
+        if self._websocket and self._websocket.state is State.OPEN:
+            return
+        try:
+            self._websocket = await asyncio.wait_for(self._websocket_connect(self._url), self._connect_timeout)
+            await self._websocket.send(
+                json.dumps({"type": "start", "sample_rate": self.sample_rate, "language": self._language})
+            )
+            ready = json.loads(await asyncio.wait_for(self._websocket.recv(), self._connect_timeout))
+            if ready.get("type") != "ready":
+                raise ConnectionError(f"STT server refused the session: {ready}")
+            await self._call_event_handler("on_connected")
+        except Exception as exc:  # noqa: BLE001 - any failure means the STT is unavailable
+            self._websocket = None
+            await self.push_error_frame(
+                UpstreamErrorFrame(error=f"STT server unavailable at {self._url}: {exc}", service="stt", code="stt_unavailable")
+            )
+
+    async def _disconnect_websocket(self) -> None:
+        websocket, self._websocket = self._websocket, None
+        if websocket is not None and websocket.state is State.OPEN:
+            await websocket.close()
+
+    async def _receive_messages(self) -> None:
+        if self._websocket is None:
+            raise ConnectionError("STT websocket is not connected")
+        async for message in self._websocket:
+            if isinstance(message, bytes):
+                continue
+            event = json.loads(message)
+            if event.get("type") == "final":
+                await self._on_final(event.get("text", "").strip())
+            elif event.get("type") == "error":
+                await self.push_error_frame(
+                    UpstreamErrorFrame(error=event.get("message", ""), service="stt", code=f"stt_{event.get('code')}")
+                )
+
+    async def _on_final(self, text: str) -> None:
+        self.confirm_finalize()
+        if not text:
+            await self.stop_ttfb_metrics()  # silence: nothing to answer, but the turn is measured
+            return
+        await self.emit_stt_usage_metrics()
+        await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True))
+        await self._handle_transcription(text, True)
+
+    @traced_stt
+    async def _handle_transcription(self, transcript: str, is_final: bool, language=None) -> None:
+        """Span hook: pipecat's tracing records the transcript and STT TTFB here."""

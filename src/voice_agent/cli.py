@@ -1,0 +1,127 @@
+"""``voice-agent``: run the stack locally (``up``), talk to a gateway (``talk``), or both (``demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from voice_agent.client import CALLER_RATE, Caller, Turn
+from voice_agent.processes import ProcessGroup
+from voice_agent.report import turn_table, turns_json
+from voice_agent.stack import StackPorts, default_models_dir, stack_specs
+from voice_common.audio import read_wav, resample, pcm16_to_float32, float32_to_pcm16, write_wav
+from voice_common.budget import load_budget
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
+DEMO_UTTERANCES = [SAMPLES_DIR / "capital-of-france.wav", SAMPLES_DIR / "tell-me-more.wav"]
+LOG_DIR = Path(".cache/logs")
+
+
+def _caller_pcm(path: Path) -> bytes:
+    """A WAV as the gateway wants it: 16 kHz mono s16le (other rates are resampled here)."""
+    pcm, rate = read_wav(path)
+    if rate == CALLER_RATE:
+        return pcm
+    return float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, CALLER_RATE))
+
+
+async def talk(url: str, wavs: list[Path], out: Path | None, timeout: float) -> list[Turn]:
+    async with Caller(url) as call:
+        if call.conversation.errors:
+            raise SystemExit(f"gateway refused the call: {call.conversation.errors[0]}")
+        await call.silence(0.5)  # let VAD settle on the line's noise floor, as a real call would
+        for wav in wavs:
+            await call.say_and_listen(_caller_pcm(wav), timeout=timeout)
+        for error in call.conversation.errors:
+            print(f"error from gateway: {error}", file=sys.stderr)
+        if out is not None:
+            write_wav(out, call.conversation.reply_pcm(), 24000)
+        return call.conversation.turns
+
+
+def print_report(turns: list[Turn], as_json: bool) -> None:
+    budget = load_budget()
+    if as_json:
+        print(json.dumps(turns_json(turns, budget), indent=2))
+        return
+    for number, turn in enumerate(turns, start=1):
+        print(turn_table(number, turn, budget))
+        print()
+
+
+def _wait_for_ctrl_c() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    ports = StackPorts(args.stt_port, args.tts_port, args.llm_port, args.gateway_port)
+    with ProcessGroup(LOG_DIR) as group:
+        print("starting STT, TTS, LLM and gateway (first start loads the models)...", flush=True)
+        group.start(stack_specs(default_models_dir(), ports))
+        for name, proc in group.running.items():
+            print(f"  {name:<8} {proc.spec.base_url}   log: {proc.log_path}")
+        print(f"\ncall it: ws://127.0.0.1:{ports.gateway}/ws  (browser: http://127.0.0.1:{ports.gateway}/)")
+        print("Ctrl-C stops everything.", flush=True)
+        _wait_for_ctrl_c()
+        print("stopping...")
+
+
+def cmd_talk(args: argparse.Namespace) -> None:
+    turns = asyncio.run(talk(args.url, args.wav, args.out, args.timeout))
+    if not args.json and args.out:
+        print(f"reply audio written to {args.out}\n")
+    print_report(turns, args.json)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    ports = StackPorts()
+    with ProcessGroup(LOG_DIR) as group:
+        print("starting the local stack on CPU (STT faster-whisper base, LLM SmolLM2-135M, TTS Kokoro-82M)...", flush=True)
+        group.start(stack_specs(default_models_dir(), ports))
+        url = f"ws://127.0.0.1:{ports.gateway}/ws"
+        print(f"talking to {url} with {', '.join(p.name for p in DEMO_UTTERANCES)}\n", flush=True)
+        out = Path(".cache/demo-reply.wav")
+        turns = asyncio.run(talk(url, DEMO_UTTERANCES, out, args.timeout))
+        print(f"reply audio written to {out}\n")
+        print_report(turns, args.json)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="voice-agent", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start the local stack until Ctrl-C")
+    defaults = StackPorts()
+    up.add_argument("--stt-port", type=int, default=defaults.stt)
+    up.add_argument("--tts-port", type=int, default=defaults.tts)
+    up.add_argument("--llm-port", type=int, default=defaults.llm)
+    up.add_argument("--gateway-port", type=int, default=defaults.gateway)
+    up.set_defaults(func=cmd_up)
+
+    talk_cmd = commands.add_parser("talk", help="stream WAV files to a gateway and print each turn against the budget")
+    talk_cmd.add_argument("wav", type=Path, nargs="+", help="16-bit WAV files, one utterance each")
+    talk_cmd.add_argument("--url", default=f"ws://127.0.0.1:{defaults.gateway}/ws")
+    talk_cmd.add_argument("--out", type=Path, default=Path("reply.wav"), help="where to write the reply audio")
+    talk_cmd.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    talk_cmd.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each reply")
+    talk_cmd.set_defaults(func=cmd_talk)
+
+    demo = commands.add_parser("demo", help="start the stack, talk to it with the bundled samples, print, stop")
+    demo.add_argument("--json", action="store_true")
+    demo.add_argument("--timeout", type=float, default=60.0)
+    demo.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

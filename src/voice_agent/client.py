@@ -1,0 +1,199 @@
+"""A real caller for the gateway's raw-PCM WebSocket: streams speech at real-time pace and
+records what comes back, with client-side timings.
+
+Used by ``voice-agent talk``, the end-to-end tests, the stack benchmark and the Locust load
+test, so every one of them measures a turn the same way: mouth-to-ear on the client is from
+the last frame of the caller's speech to the first byte of reply audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+import websockets
+
+from voice_common.audio import PCM_SAMPLE_WIDTH, trailing_silence_seconds
+
+CALLER_RATE = 16000
+FRAME_MS = 20
+FRAME_BYTES = CALLER_RATE * FRAME_MS // 1000 * PCM_SAMPLE_WIDTH
+SILENCE_FRAME = bytes(FRAME_BYTES)
+
+
+@dataclass
+class Turn:
+    """One caller utterance and what the agent did with it."""
+
+    speech_end: float  # monotonic time the last frame of speech was sent
+    first_audio_at: float | None = None
+    transcript: str = ""
+    reply_text: str = ""
+    reply_audio_bytes: int = 0
+    server: dict = field(default_factory=dict)  # the gateway's turn_metrics event
+
+    @property
+    def client_mouth_to_ear_ms(self) -> float | None:
+        if self.first_audio_at is None:
+            return None
+        return round((self.first_audio_at - self.speech_end) * 1000.0, 1)
+
+    def as_dict(self) -> dict:
+        return {
+            "transcript": self.transcript,
+            "reply": self.reply_text.strip(),
+            "client_mouth_to_ear_ms": self.client_mouth_to_ear_ms,
+            "reply_audio_seconds": round(self.reply_audio_bytes / (2 * 24000), 2),
+            "server": self.server,
+        }
+
+
+@dataclass
+class Conversation:
+    """Everything received during one call, in order, with receive times."""
+
+    events: list[tuple[float, dict]] = field(default_factory=list)
+    audio: list[tuple[float, bytes]] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[dict]:
+        return [event for _, event in self.events if event.get("type") == "error"]
+
+    def reply_pcm(self) -> bytes:
+        return b"".join(chunk for _, chunk in self.audio)
+
+    def first_event(self, kind: str, after: float = 0.0) -> tuple[float, dict] | None:
+        return next(((t, e) for t, e in self.events if e.get("type") == kind and t >= after), None)
+
+
+class Caller:
+    """One open call. ``async with Caller(url) as call: await call.say(pcm)``."""
+
+    def __init__(self, url: str, *, open_timeout: float = 10.0) -> None:
+        self.url = url
+        self.open_timeout = open_timeout
+        self.conversation = Conversation()
+        self._ws: websockets.ClientConnection | None = None
+        self._reader: asyncio.Task | None = None
+        self._bot_speaking = False
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> "Caller":
+        self._ws = await websockets.connect(self.url, open_timeout=self.open_timeout, max_size=None)
+        self._reader = asyncio.create_task(self._read())
+        await self.wait_for(lambda: self.conversation.first_event("ready") or self.conversation.errors, 30)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    @property
+    def websocket(self) -> websockets.ClientConnection:
+        assert self._ws is not None, "use Caller as an async context manager"
+        return self._ws
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.websocket:
+                now = time.monotonic()
+                async with self._changed:
+                    if isinstance(message, bytes):
+                        self._on_audio(now, message)
+                    else:
+                        self._on_event(now, json.loads(message))
+                    self._changed.notify_all()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _on_audio(self, now: float, chunk: bytes) -> None:
+        self.conversation.audio.append((now, chunk))
+        if self.conversation.turns:
+            turn = self.conversation.turns[-1]
+            if turn.first_audio_at is None:
+                turn.first_audio_at = now
+            turn.reply_audio_bytes += len(chunk)
+
+    def _on_event(self, now: float, event: dict) -> None:
+        self.conversation.events.append((now, event))
+        kind = event.get("type")
+        turn = self.conversation.turns[-1] if self.conversation.turns else None
+        if kind == "bot_started_speaking":
+            self._bot_speaking = True
+        elif kind == "bot_stopped_speaking":
+            self._bot_speaking = False
+        elif turn is None:
+            return
+        elif kind == "transcript":
+            turn.transcript = (turn.transcript + " " + event["text"]).strip()
+        elif kind == "bot_text":
+            turn.reply_text += event["text"]
+        elif kind == "turn_metrics":
+            turn.server = event
+
+    async def wait_for(self, predicate, timeout: float) -> bool:
+        """Wait until ``predicate()`` is truthy (re-checked on every message) or ``timeout`` passes."""
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._changed:
+                    await self._changed.wait_for(lambda: bool(predicate()) or self._reader.done())
+        except TimeoutError:
+            return False
+        return bool(predicate())
+
+    async def stream(self, pcm: bytes) -> None:
+        """Send PCM in 20 ms frames at real-time pace (as a microphone would)."""
+        start = time.monotonic()
+        for index, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
+            await self.websocket.send(pcm[offset : offset + FRAME_BYTES])
+            delay = start + (index + 1) * FRAME_MS / 1000.0 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    async def silence(self, seconds: float) -> None:
+        await self.stream(SILENCE_FRAME * int(seconds * 1000 / FRAME_MS))
+
+    async def say(self, pcm: bytes) -> Turn:
+        """Speak ``pcm`` and start a new turn whose clock starts at the end of the speech."""
+        await self.stream(pcm)
+        turn = Turn(speech_end=time.monotonic() - trailing_silence_seconds(pcm, CALLER_RATE))
+        self.conversation.turns.append(turn)
+        return turn
+
+    async def say_and_listen(self, pcm: bytes, timeout: float = 60.0) -> Turn:
+        """Speak, keep the microphone open (silence), and return once the bot finished replying."""
+        turn = await self.say(pcm)
+        listener = asyncio.create_task(self._keep_streaming_silence())
+        try:
+            await self.wait_for(lambda: turn.server and not self._bot_speaking or self.conversation.errors, timeout)
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        return turn
+
+    async def _keep_streaming_silence(self) -> None:
+        while True:
+            await self.silence(0.2)
+
+
+def budget_rows(turn: Turn) -> list[tuple[str, float | None]]:
+    """(stage, measured ms) for the budget table; network = client minus server mouth-to-ear."""
+    server = turn.server
+    client_m2e = turn.client_mouth_to_ear_ms
+    server_m2e = server.get("mouth_to_ear_ms")
+    network = None if client_m2e is None or server_m2e is None else round(max(client_m2e - server_m2e, 0.0), 1)
+    return [
+        ("stt", server.get("stt_ms")),
+        ("llm_ttft", server.get("llm_ttft_ms")),
+        ("tts_ttfb", server.get("tts_ttfb_ms")),
+        ("network", network),
+        ("mouth_to_ear", client_m2e if client_m2e is not None else server_m2e),
+    ]

@@ -1,0 +1,67 @@
+"""The local stack: STT, LLM, TTS and gateway as processes on this machine, with the small models.
+
+``voice-agent up``/``demo``, the end-to-end tests and the stack benchmark all start it from here,
+so they run exactly the same commands and settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from voice_agent.processes import ServiceSpec, python_module
+
+LLM_MODEL_ALIAS = "smollm2"
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    stt: int = 8000
+    tts: int = 8880
+    llm: int = 8080
+    gateway: int = 7860
+
+
+def default_models_dir() -> Path:
+    return Path(os.environ.get("VOICE_MODELS_DIR", "models")).resolve()
+
+
+def stack_specs(
+    models_dir: Path, ports: StackPorts = StackPorts(), gateway_env: dict[str, str] | None = None
+) -> list[ServiceSpec]:
+    """Specs in start order; the gateway comes last because its readiness needs the other three."""
+    host = "127.0.0.1"
+    common = {"VOICE_MODELS_DIR": str(models_dir)}
+    return [
+        ServiceSpec("stt", python_module("voice_stt"), ports.stt, env={**common, "STT_HOST": host, "STT_PORT": str(ports.stt)}),
+        ServiceSpec("tts", python_module("voice_tts"), ports.tts, env={**common, "TTS_HOST": host, "TTS_PORT": str(ports.tts)}),
+        ServiceSpec(
+            "llm",
+            python_module(
+                "llama_cpp.server",
+                "--model", str(models_dir / "llm" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
+                "--model_alias", LLM_MODEL_ALIAS,
+                "--host", host,
+                "--port", str(ports.llm),
+                "--n_ctx", "2048",
+                "--verbose", "false",
+            ),
+            ports.llm,
+            ready_path="/v1/models",
+        ),
+        ServiceSpec(
+            "gateway",
+            python_module("voice_gateway"),
+            ports.gateway,
+            env={
+                "GATEWAY_HOST": host,
+                "GATEWAY_PORT": str(ports.gateway),
+                "GATEWAY_STT_URL": f"ws://{host}:{ports.stt}/v1/listen",
+                "GATEWAY_TTS_URL": f"ws://{host}:{ports.tts}/ws",
+                "GATEWAY_LLM_BASE_URL": f"http://{host}:{ports.llm}/v1",
+                "GATEWAY_LLM_MODEL": LLM_MODEL_ALIAS,
+                **(gateway_env or {}),
+            },
+        ),
+    ]
