@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
+from voice_common.budget import BUDGET_FILE
 from voice_common.ops import add_ops_routes, error_event
 from voice_gateway import metrics
 from voice_gateway.pipeline import WIRE_FORMATS, build_worker
@@ -16,6 +20,7 @@ from voice_gateway.sessions import SessionRegistry
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.upstream_health import check_upstreams
 
+STATIC_DIR = Path(__file__).parent / "static"
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 
@@ -51,6 +56,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return ready, {"upstreams": upstreams, "draining": sessions.draining, "active_sessions": sessions.active}
 
     add_ops_routes(app, readiness, registry=metrics.REGISTRY)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def browser_client() -> FileResponse:
+        """The talk-to-it page (no build step, no CDN: everything is served from here)."""
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/budget.json", include_in_schema=False)
+    async def budget_file() -> FileResponse:
+        """The latency budget, so browser and load-test clients judge turns by the same numbers."""
+        return FileResponse(BUDGET_FILE)
 
     @app.post("/drain", include_in_schema=False)
     async def drain() -> dict:
