@@ -23,7 +23,7 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.metrics.metrics import TTFBMetricsData
+from pipecat.metrics.metrics import LLMUsageMetricsData, TTFBMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
@@ -68,7 +68,8 @@ class SessionObserver(BaseObserver):
         self._send = send_event
         self._budget = budget
         self._seen: set[int] = set()
-        self._turn: TurnTimer | None = None
+        self._turn: TurnTimer | None = None  # caller finished speaking, bot not yet heard
+        self._speaking_turn: TurnTimer | None = None  # bot is answering it; reported when it stops
         self._turns = 0
         self._bot_speaking = False
         self.completed_turns: list[dict] = []
@@ -110,12 +111,20 @@ class SessionObserver(BaseObserver):
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             await self._send({"type": "bot_stopped_speaking"})
+            await self._report_turn()
         elif isinstance(frame, InterruptionFrame) and self._bot_speaking:
             metrics.INTERRUPTIONS.inc()
+            if self._speaking_turn is not None:
+                self._speaking_turn.interrupted = True
         elif isinstance(frame, ErrorFrame):
             await self._report_error(frame)
 
     def _take_ttfb(self, frame: MetricsFrame, source: object) -> None:
+        for item in frame.data:
+            # Usage comes with the LLM's last chunk, often after the bot has started speaking.
+            usage_turn = self._turn or self._speaking_turn
+            if isinstance(item, LLMUsageMetricsData) and usage_turn and usage_turn.llm_prompt_tokens is None:
+                usage_turn.llm_prompt_tokens = item.value.prompt_tokens
         if self._turn is None:
             return
         service = _service_of(source)
@@ -128,11 +137,19 @@ class SessionObserver(BaseObserver):
                 self._turn.tts_ttfb_s = item.value
 
     async def _finish_turn(self, first_audio_at: float) -> None:
+        """First bot audio: the turn's latencies are final, so they are recorded now."""
         turn, self._turn = self._turn, None
         if turn is None:
             return  # the bot spoke without a caller turn (e.g. a greeting)
-        stages = turn.finish(first_audio_at)
-        over = record_turn(self._budget, stages)
+        turn.over_budget = record_turn(self._budget, turn.finish(first_audio_at))
+        self._speaking_turn = turn
+
+    async def _report_turn(self) -> None:
+        """Bot done (or cut off): tell the caller about the turn, with what only the end knows."""
+        turn, self._speaking_turn = self._speaking_turn, None
+        if turn is None:
+            return
+        stages = turn.stages_ms
         event = {
             "type": "turn_metrics",
             "turn": turn.number,
@@ -141,7 +158,9 @@ class SessionObserver(BaseObserver):
             "llm_ttft_ms": stages["llm_ttft"],
             "tts_ttfb_ms": stages["tts_ttfb"],
             "mouth_to_ear_ms": stages["mouth_to_ear"],
-            "over_budget": over,
+            "over_budget": turn.over_budget,
+            "interrupted": turn.interrupted,
+            "llm_prompt_tokens": turn.llm_prompt_tokens,
         }
         self.completed_turns.append(event)
         await self._send(event)

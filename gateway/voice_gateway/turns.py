@@ -24,7 +24,10 @@ class TurnTimer:
     transcript_at: float | None = None
     llm_ttft_s: float | None = None
     tts_ttfb_s: float | None = None
+    llm_prompt_tokens: int | None = None  # grows turn by turn: the conversation context at work
     transcript: str = ""
+    interrupted: bool = False
+    over_budget: list[str] = field(default_factory=list)
     stages_ms: dict[str, float | None] = field(default_factory=dict)
 
     def finish(self, first_audio_at: float) -> dict[str, float | None]:

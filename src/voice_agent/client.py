@@ -79,6 +79,7 @@ class Caller:
         self._ws: websockets.ClientConnection | None = None
         self._reader: asyncio.Task | None = None
         self._bot_speaking = False
+        self._bot_stopped_at = 0.0
         self._changed = asyncio.Condition()
 
     async def __aenter__(self) -> "Caller":
@@ -130,6 +131,7 @@ class Caller:
             self._bot_speaking = True
         elif kind == "bot_stopped_speaking":
             self._bot_speaking = False
+            self._bot_stopped_at = now
         elif turn is None:
             return
         elif kind == "transcript":
@@ -168,12 +170,21 @@ class Caller:
         self.conversation.turns.append(turn)
         return turn
 
-    async def say_and_listen(self, pcm: bytes, timeout: float = 60.0) -> Turn:
-        """Speak, keep the microphone open (silence), and return once the bot finished replying."""
+    async def say_and_listen(self, pcm: bytes, timeout: float = 60.0, settle_s: float = 1.0) -> Turn:
+        """Speak, keep the microphone open (silence), and return once the bot finished replying
+        (its turn reported and no bot audio for ``settle_s``), a new error arrived, or ``timeout``."""
+        errors_before = len(self.conversation.errors)
         turn = await self.say(pcm)
         listener = asyncio.create_task(self._keep_streaming_silence())
+        deadline = time.monotonic() + timeout
         try:
-            await self.wait_for(lambda: turn.server and not self._bot_speaking or self.conversation.errors, timeout)
+            while time.monotonic() < deadline and not self._reader.done():
+                if len(self.conversation.errors) > errors_before:
+                    break
+                quiet_for = time.monotonic() - self._bot_stopped_at
+                if turn.server and not self._bot_speaking and quiet_for >= settle_s:
+                    break
+                await asyncio.sleep(0.05)
         finally:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
