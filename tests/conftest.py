@@ -29,14 +29,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_service(name: str, module: str, env: dict[str, str], ready_timeout_s: float = 180.0) -> ServiceProcess:
-    """Launch ``python -m module`` with ``env`` on a free port and wait until /ready answers 200."""
+def start_service(
+    name: str, module: str, env: dict[str, str], ready_timeout_s: float = 180.0, ready_path: str = "/ready"
+) -> ServiceProcess:
+    """Launch ``python -m module`` with ``env`` on a free port and wait until ``ready_path`` answers 200."""
     port = free_port()
     prefix = name.upper()
     spec = ServiceSpec(
         name=f"{name}-{port}",
         argv=python_module(module),
         port=port,
+        ready_path=ready_path,
         env={f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port), "VOICE_MODELS_DIR": str(MODELS_DIR), **env},
     )
     proc = ServiceProcess(spec, LOG_DIR)

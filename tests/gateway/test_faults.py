@@ -1,0 +1,139 @@
+"""Bad input and failing model servers: the caller is told (an ``error`` event with a code), the
+session stays usable or closes cleanly, and other sessions are unaffected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import websockets
+
+from conftest import LOG_DIR, free_port, start_service
+from voice_agent.client import Caller
+from voice_agent.processes import ServiceSpec, ServiceProcess, python_module
+from voice_agent.stack import LLM_MODEL_ALIAS
+
+pytestmark = pytest.mark.slow
+
+
+def error_codes(call: Caller) -> list[str]:
+    return [error["code"] for error in call.conversation.errors]
+
+
+async def test_garbage_from_one_caller_is_refused_and_does_not_hurt_another(local_stack, speech):
+    async def well_behaved_call():
+        async with Caller(local_stack.gateway_ws) as call:
+            await call.silence(0.3)
+            return await call.say_and_listen(speech("What is two plus two?"), timeout=90), call
+
+    async def garbage_call():
+        async with Caller(local_stack.gateway_ws) as call:
+            for junk in (b"\x01\x02\x03", "hello there", json.dumps({"type": "dance"}), bytes(200_000),
+                         json.dumps({"type": "start", "sample_rate": 44100})):
+                await call.websocket.send(junk)
+            await call.wait_for(lambda: len(call.conversation.errors) >= 5, 10)
+            # still usable after all that: a real question gets a real answer
+            await call.silence(0.3)
+            turn = await call.say_and_listen(speech("Hello, are you there?"), timeout=90)
+            return turn, call
+
+    (good_turn, good_call), (garbage_turn, garbage) = await asyncio.gather(well_behaved_call(), garbage_call())
+    assert error_codes(garbage) == [
+        "odd_length_frame", "invalid_json", "unknown_type", "frame_too_large", "unsupported_sample_rate"
+    ]
+    assert garbage_turn.transcript and garbage_turn.reply_text, "the session survived its bad input"
+    assert not good_call.conversation.errors and good_turn.reply_text
+
+
+async def test_unknown_format_and_bad_token_are_refused_with_a_reason(local_stack):
+    async with websockets.connect(local_stack.gateway_ws + "?format=mp3") as ws:
+        event = json.loads(await ws.recv())
+        assert event["code"] == "unknown_format"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code == 1008
+
+
+@pytest.fixture
+def gateway_with(local_stack):
+    """Start a separate gateway whose upstreams the test chooses (default: the local stack's)."""
+    started: list[ServiceProcess] = []
+
+    def start(**env: str) -> ServiceProcess:
+        base = {
+            "GATEWAY_STT_URL": f"ws://127.0.0.1:{local_stack.ports.stt}/v1/listen",
+            "GATEWAY_TTS_URL": f"ws://127.0.0.1:{local_stack.ports.tts}/ws",
+            "GATEWAY_LLM_BASE_URL": local_stack.llm_base_url,
+            "GATEWAY_LLM_MODEL": LLM_MODEL_ALIAS,
+            "GATEWAY_UPSTREAM_TIMEOUT_SECS": "3",
+        }
+        proc = start_service("gateway", "voice_gateway", {**base, **env}, ready_path="/health")
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with):
+    gateway = gateway_with(GATEWAY_STT_URL=f"ws://127.0.0.1:{free_port()}/v1/listen")
+    assert httpx.get(gateway.spec.base_url + "/ready").status_code == 503, "not ready without its STT"
+    async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
+        assert await call.wait_for(lambda: "stt_unavailable" in error_codes(call), 15), call.conversation.events
+        await call.silence(0.5)  # the line stays open; audio is still accepted
+        assert call.websocket.state.name == "OPEN"
+    error = call.conversation.errors[0]
+    assert error["service"] == "stt" and error["message"]
+    assert httpx.get(gateway.spec.base_url + "/health").status_code == 200
+
+
+def _start_llm(models_dir) -> ServiceProcess:
+    port = free_port()
+    spec = ServiceSpec(
+        "llm-doomed",
+        python_module("llama_cpp.server", "--model", str(models_dir / "llm" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
+                      "--model_alias", LLM_MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port), "--verbose", "false"),
+        port,
+        ready_path="/v1/models",
+    )
+    proc = ServiceProcess(spec, LOG_DIR)
+    proc.wait_ready(120)
+    return proc
+
+
+async def test_llm_dying_mid_turn_is_reported_and_the_session_stays_up(gateway_with, models_dir, speech):
+    llm = _start_llm(models_dir)
+    try:
+        gateway = gateway_with(GATEWAY_LLM_BASE_URL=f"http://127.0.0.1:{llm.spec.port}/v1")
+        async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
+            await call.silence(0.3)
+            await call.say(speech("Tell me about the moon."))
+            assert await call.wait_for(lambda: call.conversation.first_event("transcript"), 30)
+            llm.stop(grace_s=0)  # the LLM server dies as the turn reaches it
+            keep_talking = asyncio.create_task(call.silence(10))
+            assert await call.wait_for(lambda: any(e["service"] == "llm" for e in call.conversation.errors), 30), call.conversation.events
+            keep_talking.cancel()
+            assert call.websocket.state.name == "OPEN", "the caller's session survives its LLM"
+    finally:
+        llm.stop()
+    assert httpx.get(gateway.spec.base_url + "/health").status_code == 200
+
+
+async def test_tts_server_dying_mid_turn_is_reported(gateway_with, speech):
+    tts = start_service("tts", "voice_tts", {})
+    try:
+        gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws")
+        async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
+            await call.silence(0.3)
+            await call.say(speech("Tell me about the sea."))
+            keep_talking = asyncio.create_task(call.silence(30))
+            assert await call.wait_for(lambda: call.conversation.first_event("transcript"), 30)
+            tts.stop(grace_s=0)  # dies while the LLM is answering, before the reply is spoken
+            assert await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30), call.conversation.events
+            keep_talking.cancel()
+            assert call.websocket.state.name == "OPEN"
+    finally:
+        tts.stop()
