@@ -56,28 +56,6 @@ async def test_unknown_format_and_bad_token_are_refused_with_a_reason(local_stac
         assert closed.value.rcvd.code == 1008
 
 
-@pytest.fixture
-def gateway_with(local_stack):
-    """Start a separate gateway whose upstreams the test chooses (default: the local stack's)."""
-    started: list[ServiceProcess] = []
-
-    def start(**env: str) -> ServiceProcess:
-        base = {
-            "GATEWAY_STT_URL": f"ws://127.0.0.1:{local_stack.ports.stt}/v1/listen",
-            "GATEWAY_TTS_URL": f"ws://127.0.0.1:{local_stack.ports.tts}/ws",
-            "GATEWAY_LLM_BASE_URL": local_stack.llm_base_url,
-            "GATEWAY_LLM_MODEL": LLM_MODEL_ALIAS,
-            "GATEWAY_UPSTREAM_TIMEOUT_SECS": "3",
-        }
-        proc = start_service("gateway", "voice_gateway", {**base, **env}, ready_path="/health")
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stop()
-
-
 async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with):
     gateway = gateway_with(GATEWAY_STT_URL=f"ws://127.0.0.1:{free_port()}/v1/listen")
     assert httpx.get(gateway.spec.base_url + "/ready").status_code == 503, "not ready without its STT"
