@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import start_service
+from support import start_service
 from voice_agent.processes import ServiceProcess
 from voice_agent.stack import LLM_MODEL_ALIAS
 

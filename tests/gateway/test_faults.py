@@ -10,7 +10,7 @@ import httpx
 import pytest
 import websockets
 
-from conftest import LOG_DIR, free_port, start_service
+from support import LOG_DIR, free_port, start_service
 from voice_agent.client import Caller
 from voice_agent.processes import ServiceSpec, ServiceProcess, python_module
 from voice_agent.stack import LLM_MODEL_ALIAS
