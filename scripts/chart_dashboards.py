@@ -1,0 +1,325 @@
+"""Generate the chart's Grafana dashboards from the code: the latency budget and the metric registries.
+
+    python scripts/chart_dashboards.py            # rewrite charts/voice-agent/dashboards/*.json
+    python scripts/chart_dashboards.py --check    # exit 1 if the committed files are stale
+
+The per-stage panels draw ``src/voice_common/budget.json`` as thresholds (amber above the target
+band, red above the hard maximum) and query the histograms the gateway registers for each stage
+(``voice_gateway.metrics.STAGE_HISTOGRAMS``). Panels for the STT and TTS servers are made from
+their own registries (``voice_stt.metrics``/``voice_tts.metrics``) when those modules exist.
+vLLM and DCGM exporter metrics come from outside this repository and are listed in
+``EXTERNAL_METRICS``; tests/chart checks every query against these sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from voice_common.budget import load_budget
+from voice_gateway import metrics as gateway_metrics
+
+REPO = Path(__file__).resolve().parents[1]
+OUT_DIR = REPO / "charts" / "voice-agent" / "dashboards"
+
+# Exported by other programs (vLLM's OpenAI server, NVIDIA's DCGM exporter), not by our code.
+EXTERNAL_METRICS = {
+    "vllm:time_to_first_token_seconds_bucket",
+    "vllm:e2e_request_latency_seconds_bucket",
+    "vllm:num_requests_running",
+    "vllm:num_requests_waiting",
+    "vllm:kv_cache_usage_perc",
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_FB_USED",
+    "DCGM_FI_DEV_FB_FREE",
+}
+# Our model servers' registries, by metric prefix (imported when the module exists).
+SERVER_METRIC_MODULES = {"stt": "voice_stt.metrics", "tts": "voice_tts.metrics"}
+
+SEL = '{namespace=~"$namespace"}'
+RATE = "[$__rate_interval]"
+GREEN, AMBER, RED = "green", "#EAB839", "red"
+
+
+def server_registry(prefix: str) -> CollectorRegistry | None:
+    """The registry of a model server's metrics module (the one registry it defines), if the module exists."""
+    try:
+        module = importlib.import_module(SERVER_METRIC_MODULES[prefix])
+    except ModuleNotFoundError:
+        return None
+    registries = [value for value in vars(module).values() if isinstance(value, CollectorRegistry)]
+    if len(registries) != 1:
+        raise SystemExit(f"{module.__name__} should define exactly one CollectorRegistry, found {len(registries)}")
+    return registries[0]
+
+
+def exported_names(registry: CollectorRegistry) -> set[str]:
+    """Every series name a registry exports: counters as *_total, histograms as *_bucket/_sum/_count."""
+    names: set[str] = set()
+    for family in registry.collect():
+        if family.type == "counter":
+            names.add(family.name + "_total")
+        elif family.type == "histogram":
+            names.update(family.name + suffix for suffix in ("_bucket", "_sum", "_count"))
+        elif family.type == "summary":
+            names.update(family.name + suffix for suffix in ("_sum", "_count"))
+        else:
+            names.add(family.name)
+    return names
+
+
+class Layout:
+    """Hands out panel ids and grid positions, 24 columns wide, row by row."""
+
+    def __init__(self) -> None:
+        self.next_id, self.x, self.y, self.row_h = 1, 0, 0, 0
+
+    def place(self, panel: dict, w: int, h: int) -> dict:
+        if self.x + w > 24:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        panel["id"], self.next_id = self.next_id, self.next_id + 1
+        panel["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        return panel
+
+    def row(self, title: str) -> dict:
+        self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        panel = self.place({"type": "row", "title": title, "collapsed": False, "panels": []}, 24, 1)
+        self.x, self.y, self.row_h = 0, self.y + 1, 0
+        return panel
+
+
+def target(expr: str, legend: str, ref: str) -> dict:
+    return {"datasource": {"type": "prometheus", "uid": "${datasource}"}, "expr": expr, "legendFormat": legend, "refId": ref}
+
+
+def panel(kind: str, title: str, targets: list[dict], unit: str, description: str = "", thresholds=None, **options) -> dict:
+    steps = thresholds or [{"color": GREEN, "value": None}]
+    custom = {"thresholdsStyle": {"mode": "line+area" if thresholds else "off"}} if kind == "timeseries" else {}
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "targets": targets,
+        "fieldConfig": {
+            "defaults": {"unit": unit, "custom": custom, "thresholds": {"mode": "absolute", "steps": steps}},
+            "overrides": [],
+        },
+        "options": options,
+    }
+
+
+def budget_steps(stage: str) -> list[dict]:
+    """Green inside the target band, amber above target_max_ms, red above max_ms (in seconds)."""
+    budget = load_budget()[stage]
+    return [
+        {"color": GREEN, "value": None},
+        {"color": AMBER, "value": round(budget.target_max_ms / 1000, 4)},
+        {"color": RED, "value": round(budget.max_ms / 1000, 4)},
+    ]
+
+
+def quantile(q: float, metric: str, by: str = "le") -> str:
+    return f"histogram_quantile({q}, sum by ({by}) (rate({metric}_bucket{SEL}{RATE})))"
+
+
+def dashboard(uid: str, title: str, description: str, panels: list[dict], variables: list[dict]) -> dict:
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["voice-agent"],
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "time": {"from": "now-1h", "to": "now"},
+        "timezone": "browser",
+        "annotations": {"list": []},
+        "templating": {"list": [
+            {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus", "current": {}, "hide": 0},
+            *variables,
+        ]},
+        "panels": panels,
+        "version": 1,
+    }
+
+
+def namespace_variable(metric: str) -> dict:
+    return {
+        "name": "namespace", "label": "Namespace", "type": "query",
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "query": {"query": f"label_values({metric}, namespace)", "refId": "namespace"},
+        "definition": f"label_values({metric}, namespace)",
+        "includeAll": True, "multi": True, "current": {}, "refresh": 2, "sort": 1, "hide": 0,
+    }
+
+
+def latency_dashboard() -> dict:
+    """What a caller feels: each stage's p50/p95 against its budget, turns over budget, barge-ins, load."""
+    budget = load_budget()
+    layout = Layout()
+    panels = [layout.row("Latency budget (gateway view, per turn)")]
+    for stage, histogram in gateway_metrics.STAGE_HISTOGRAMS.items():
+        name, b = histogram.describe()[0].name, budget[stage]  # the registered name, not a second copy
+        panels.append(layout.place(panel(
+            "timeseries", f"{b.label}: p50 / p95",
+            [target(quantile(0.5, name), "p50", "A"), target(quantile(0.95, name), "p95", "B")],
+            "s",
+            description=f"Budget: target {b.target_min_ms:g}-{b.target_max_ms:g} ms, max {b.max_ms:g} ms "
+                        f"(amber above the target band, red above the max; src/voice_common/budget.json).",
+            thresholds=budget_steps(stage),
+            legend={"displayMode": "list", "placement": "bottom"},
+        ), 12, 8))
+    turns = f"sum(rate(voice_turns_total{SEL}{RATE}))"
+    panels += [
+        layout.row("Turns"),
+        layout.place(panel(
+            "timeseries", "Turns over budget by stage (share of turns)",
+            [target(f"sum by (stage) (rate(voice_turns_over_budget_total{SEL}{RATE})) / ignoring(stage) group_left {turns}", "{{stage}}", "A")],
+            "percentunit", description="Turns whose stage latency exceeded the stage's hard maximum.",
+        ), 12, 8),
+        layout.place(panel(
+            "timeseries", "Turns and interruptions per minute",
+            [target(f"{turns} * 60", "turns", "A"),
+             target(f"sum(rate(voice_interruptions_total{SEL}{RATE})) * 60", "interruptions (barge-ins)", "B")],
+            "short",
+        ), 12, 8),
+        layout.row("Sessions and errors"),
+        layout.place(panel(
+            "timeseries", "Active sessions",
+            [target(f"sum by (pod) (voice_active_sessions{SEL})", "{{pod}}", "A"),
+             target(f"sum(voice_active_sessions{SEL})", "total", "B")],
+            "short", description="Live calls per gateway pod (the HPA/KEDA scaling signal).",
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "Sessions accepted / refused per minute",
+            [target(f"sum(rate(voice_sessions_total{SEL}{RATE})) * 60", "accepted", "A"),
+             target(f"sum by (reason) (rate(voice_sessions_rejected_total{SEL}{RATE})) * 60", "refused: {{reason}}", "B")],
+            "short",
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "Upstream errors per minute",
+            [target(f"sum by (service, code) (rate(voice_upstream_errors_total{SEL}{RATE})) * 60", "{{service}} {{code}}", "A")],
+            "short", description="Errors talking to STT, LLM and TTS, by error code.",
+        ), 8, 8),
+    ]
+    return dashboard("voice-agent-latency", "Voice agent: latency budget",
+                     "Per-turn latency of the voice pipeline against the budget in budget.json.",
+                     panels, [namespace_variable("voice_active_sessions")])
+
+
+def server_panels(layout: Layout, prefix: str) -> Iterator[dict]:
+    """A panel per metric of one of our model servers: p50/p95 of histograms, rates of counters, gauges."""
+    registry = server_registry(prefix)
+    if registry is None:
+        return
+    yield layout.row(f"{prefix.upper()} server")
+    for family in sorted(registry.collect(), key=lambda f: f.name):
+        if not family.name.startswith(f"{prefix}_"):
+            continue
+        title = family.documentation.rstrip(".") or family.name
+        if family.type == "histogram":
+            targets = [target(quantile(0.5, family.name), "p50", "A"), target(quantile(0.95, family.name), "p95", "B")]
+            unit = "s" if family.name.endswith("_seconds") else "short"
+        elif family.type == "counter":
+            targets = [target(f"sum(rate({family.name}_total{SEL}{RATE})) * 60", "per minute", "A")]
+            unit = "short"
+        else:
+            targets = [target(f"sum by (pod) ({family.name}{SEL})", "{{pod}}", "A")]
+            unit = "short"
+        yield layout.place(panel("timeseries", title, targets, unit, description=family.name), 8, 7)
+
+
+def servers_dashboard() -> dict:
+    """The model servers: vLLM's own view, our STT/TTS servers, and the GPUs under them."""
+    layout = Layout()
+    vllm = '{namespace=~"$namespace"}'
+    ttft = load_budget()["llm_ttft"]
+    panels = [
+        layout.row("LLM server (vLLM)"),
+        layout.place(panel(
+            "timeseries", "vLLM time to first token: p50 / p95",
+            [target(f"histogram_quantile(0.5, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{vllm}{RATE})))", "p50", "A"),
+             target(f"histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{vllm}{RATE})))", "p95", "B")],
+            "s", description=f"Server-side TTFT; the gateway's budget for it is {ttft.target_max_ms:g} ms (max {ttft.max_ms:g} ms).",
+            thresholds=budget_steps("llm_ttft"),
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "vLLM requests running / waiting",
+            [target(f"sum(vllm:num_requests_running{vllm})", "running", "A"),
+             target(f"sum(vllm:num_requests_waiting{vllm})", "waiting", "B")],
+            "short", description="Requests queue when the KV cache is full: waiting > 0 means TTFT grows.",
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "vLLM KV-cache use",
+            [target(f"max by (pod) (vllm:kv_cache_usage_perc{vllm})", "{{pod}}", "A")],
+            "percentunit", thresholds=[{"color": GREEN, "value": None}, {"color": AMBER, "value": 0.8}, {"color": RED, "value": 0.95}],
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "vLLM end-to-end request latency: p95",
+            [target(f"histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{vllm}{RATE})))", "p95", "A")],
+            "s",
+        ), 24, 7),
+    ]
+    for prefix in SERVER_METRIC_MODULES:
+        panels.extend(server_panels(layout, prefix))
+    dcgm = '{exported_namespace=~"$namespace"}'
+    panels += [
+        layout.row("GPUs (NVIDIA DCGM exporter, where it runs)"),
+        layout.place(panel(
+            "timeseries", "GPU utilisation by pod",
+            [target(f"avg by (exported_pod, gpu) (DCGM_FI_DEV_GPU_UTIL{dcgm})", "{{exported_pod}} gpu{{gpu}}", "A")],
+            "percent",
+        ), 12, 8),
+        layout.place(panel(
+            "timeseries", "GPU memory used by pod",
+            [target(f"sum by (exported_pod) (DCGM_FI_DEV_FB_USED{dcgm}) / sum by (exported_pod) (DCGM_FI_DEV_FB_USED{dcgm} + DCGM_FI_DEV_FB_FREE{dcgm})", "{{exported_pod}}", "A")],
+            "percentunit",
+        ), 12, 8),
+    ]
+    return dashboard("voice-agent-servers", "Voice agent: model servers and GPUs",
+                     "vLLM's own metrics, the STT/TTS servers' metrics and GPU use (DCGM exporter).",
+                     panels, [namespace_variable("up")])
+
+
+def render() -> dict[str, str]:
+    """File name -> JSON text of every dashboard."""
+    return {
+        f"{board['uid']}.json": json.dumps(board, indent=2, sort_keys=True) + "\n"
+        for board in (latency_dashboard(), servers_dashboard())
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the committed dashboards differ from the generated ones")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args(argv)
+    rendered = render()
+    if args.check:
+        stale = [name for name, text in rendered.items() if not (args.out / name).exists() or (args.out / name).read_text() != text]
+        extra = sorted({p.name for p in args.out.glob("*.json")} - set(rendered))
+        if stale or extra:
+            print(f"stale dashboards {stale}, unexpected {extra}: run `make dashboards`", file=sys.stderr)
+            return 1
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for stale in set(p.name for p in args.out.glob("*.json")) - set(rendered):
+        (args.out / stale).unlink()
+    for name, text in rendered.items():
+        (args.out / name).write_text(text)
+    print(f"wrote {', '.join(sorted(rendered))} to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
