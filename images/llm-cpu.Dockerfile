@@ -1,0 +1,25 @@
+# The CPU LLM: llama.cpp's OpenAI-compatible server (llama-cpp-python[server]) on 8080.
+# GPU nodes use vLLM's upstream image instead (chart: llm.gpu). Build context: images/.
+# llama.cpp is compiled for a generic x86-64 (no -march=native) and without OpenMP, so the image
+# runs on any node and needs no runtime libraries beyond the base.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential cmake \
+ && rm -rf /var/lib/apt/lists/*
+ARG LLAMA_CPP_PYTHON=0.3.36
+RUN python3 -m venv /opt/venv \
+ && CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check "llama-cpp-python[server]==${LLAMA_CPP_PYTHON}" \
+ && find /opt/venv -name __pycache__ -prune -exec rm -rf {} +
+
+FROM ${BASE_IMAGE}
+RUN groupadd --gid 10001 voice && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin voice
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8080
+# The chart passes --model /models/llm/<file>.gguf --model_alias <servedModelName> --n_ctx ...
+ENTRYPOINT ["python", "-m", "llama_cpp.server", "--host", "0.0.0.0", "--port", "8080"]

