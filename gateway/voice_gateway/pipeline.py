@@ -16,7 +16,6 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.serializers.base_serializer import FrameSerializer
-from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import TranscriptionUserTurnStartStrategy
@@ -26,7 +25,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from voice_common.budget import load_budget
 from voice_gateway.events import SessionObserver
-from voice_gateway.serializer import INPUT_SAMPLE_RATE, RawPCMSerializer
+from voice_gateway.serializer import INPUT_SAMPLE_RATE, RawPCMSerializer, SafeProtobufSerializer
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.stt import VoiceSTTService
 from voice_gateway.tts import TTS_SAMPLE_RATE, VoiceTTSService
@@ -36,7 +35,7 @@ WIRE_FORMATS = ("raw", "protobuf")
 
 def make_serializer(wire_format: str, settings: GatewaySettings) -> FrameSerializer:
     if wire_format == "protobuf":
-        return ProtobufFrameSerializer()
+        return SafeProtobufSerializer()
     return RawPCMSerializer(max_frame_bytes=settings.max_frame_bytes)
 
 

@@ -21,6 +21,7 @@ from pipecat.frames.frames import (
     SystemFrame,
 )
 from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
 INPUT_SAMPLE_RATE = 16000
 
@@ -87,3 +88,22 @@ class RawPCMSerializer(FrameSerializer):
         if message["type"] == "ping":
             return None
         return ClientProtocolErrorFrame(code="unknown_type", message=f"unknown message type {message['type']!r}")
+
+
+class SafeProtobufSerializer(ProtobufFrameSerializer):
+    """Pipecat's protobuf format, but undecodable input or a wrong sample rate is reported to the
+    caller instead of raising (which would end the session in Pipecat's receive loop)."""
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        if isinstance(data, str):
+            return ClientProtocolErrorFrame(code="invalid_frame", message="protobuf sessions send binary frames only")
+        try:
+            frame = await super().deserialize(data)
+        except Exception as exc:  # noqa: BLE001 - any decode failure is the caller's input, not our bug
+            return ClientProtocolErrorFrame(code="invalid_frame", message=f"not a Pipecat protobuf frame: {exc}")
+        if isinstance(frame, InputAudioRawFrame) and frame.sample_rate != INPUT_SAMPLE_RATE:
+            return ClientProtocolErrorFrame(
+                code="unsupported_sample_rate",
+                message=f"the gateway takes {INPUT_SAMPLE_RATE} Hz mono audio, not {frame.sample_rate}",
+            )
+        return frame

@@ -47,3 +47,19 @@ async def test_outgoing_audio_events_and_interruptions(serializer):
     assert json.loads(await serializer.serialize(message)) == {"type": "transcript", "text": "hi"}
     rtvi = OutputTransportMessageUrgentFrame(message={"label": "rtvi-ai", "type": "bot-ready"})
     assert await serializer.serialize(rtvi) is None
+
+
+async def test_protobuf_garbage_is_reported_not_raised():
+    from pipecat.frames.protobufs import frames_pb2
+
+    from voice_gateway.serializer import SafeProtobufSerializer
+
+    serializer = SafeProtobufSerializer()
+    assert (await serializer.deserialize(b"\xff\xfe garbage")).code == "invalid_frame"
+    assert (await serializer.deserialize("text")).code == "invalid_frame"
+    proto = frames_pb2.Frame()
+    proto.audio.audio, proto.audio.sample_rate, proto.audio.num_channels = b"\x00\x00" * 160, 48000, 1
+    assert (await serializer.deserialize(proto.SerializeToString())).code == "unsupported_sample_rate"
+    proto.audio.sample_rate = 16000
+    frame = await serializer.deserialize(proto.SerializeToString())
+    assert isinstance(frame, InputAudioRawFrame) and frame.sample_rate == 16000
