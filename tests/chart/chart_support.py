@@ -120,3 +120,69 @@ def render_error(scenario: str | None = None, *, values: dict | None = None) -> 
     except HelmError as exc:
         return exc.stderr
     raise AssertionError(f"rendering with {values} should have failed")
+
+
+def selector_matches(selector: dict, labels: dict[str, str]) -> bool:
+    """Kubernetes LabelSelector semantics (matchLabels and matchExpressions)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def tolerates(tolerations: list[dict], taint: dict) -> bool:
+    """Whether a pod with ``tolerations`` tolerates ``taint`` ({key, value, effect})."""
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint["effect"]:
+            continue
+        if t.get("key") and t["key"] != taint["key"]:
+            continue
+        if not t.get("key") and t.get("operator") != "Exists":
+            continue
+        if t.get("operator", "Equal") == "Exists" or t.get("value") == taint.get("value"):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    labels: dict
+    taints: tuple = ()
+    extended: dict | None = None  # extended resources it offers (name -> count)
+
+
+# The CI cluster the chart is installed on (tests/cluster, kwok): two fake GPU nodes, two CPU nodes.
+CI_NODES = (
+    *(Node(f"gpu-{i}", {"nvidia.com/gpu.present": "true", "kubernetes.io/hostname": f"gpu-{i}"},
+           ({"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},), {"nvidia.com/gpu": 8}) for i in (1, 2)),
+    *(Node(f"cpu-{i}", {"voice-agent/pool": "cpu", "kubernetes.io/hostname": f"cpu-{i}"}) for i in (1, 2)),
+)
+
+
+def node_fits(pod_spec: dict, node: Node) -> list[str]:
+    """Why the scheduler would refuse ``node`` for this pod (empty: it fits)."""
+    reasons = []
+    if any(node.labels.get(k) != v for k, v in pod_spec.get("nodeSelector", {}).items()):
+        reasons.append("nodeSelector")
+    for taint in node.taints:
+        if taint["effect"] in ("NoSchedule", "NoExecute") and not tolerates(pod_spec.get("tolerations", []), taint):
+            reasons.append(f"taint {taint['key']}")
+    required = (pod_spec.get("affinity", {}).get("nodeAffinity", {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution", {}).get("nodeSelectorTerms"))
+    if required and not any(selector_matches({"matchExpressions": term.get("matchExpressions", [])}, node.labels) for term in required):
+        reasons.append("node affinity")
+    for container in all_containers(pod_spec):
+        for name, count in container.get("resources", {}).get("limits", {}).items():
+            if "/" in name and int(count) > (node.extended or {}).get(name, 0):
+                reasons.append(f"{name} x{count}")
+    return reasons

@@ -1,0 +1,238 @@
+"""Pods: probes, security contexts, environment, drain on shutdown, the LLM server, model weights."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+from chart_support import COMPONENTS, MODEL_COMPONENTS, all_containers, env_of, render
+from support import MODELS_DIR
+from voice_gateway.settings import GatewaySettings
+
+READY_PATHS = {"stt": "/ready", "tts": "/ready", "gateway": "/ready"}
+
+
+def port_number(container: dict, port: str | int) -> int:
+    if isinstance(port, int):
+        return port
+    named = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert port in named, f"probe port {port!r} is not a port of {container['name']}"
+    return named[port]
+
+
+def test_probes_of_every_component(manifest):
+    for component in COMPONENTS:
+        container = manifest.container(component)
+        startup, ready, live = (container[f"{k}Probe"] for k in ("startup", "readiness", "liveness"))
+        llm_on_gpu = component == "llm" and "vllm" in container["image"]
+        expected_ready = "/health" if llm_on_gpu else "/v1/models" if component == "llm" else READY_PATHS[component]
+        assert ready["httpGet"]["path"] == expected_ready, component
+        if component != "llm":
+            assert live["httpGet"]["path"] == "/health", component
+        for probe in (startup, ready, live):
+            assert port_number(container, probe["httpGet"]["port"]) == container["ports"][0]["containerPort"]
+        window = startup["failureThreshold"] * startup["periodSeconds"]
+        if component in ("stt", "tts"):
+            assert window >= 300, f"{component}: model load may take minutes, startup allows only {window} s"
+        if llm_on_gpu:
+            assert window >= 600, f"vLLM downloads and loads weights: startup allows only {window} s"
+        assert ready["failureThreshold"] * ready["periodSeconds"] <= 30, "an unready pod must leave the Service fast"
+
+
+@pytest.fixture(scope="module")
+def every_pod():
+    """(scenario, pod name, pod spec) of every pod in every scenario, the helm test pod included."""
+    from chart_support import SCENARIOS
+
+    return [(s, name, spec) for s in SCENARIOS for name, _, spec in render(s).workloads()]
+
+
+def test_pods_run_non_root_with_runtime_default_seccomp(every_pod):
+    for scenario, name, spec in every_pod:
+        ctx = spec["securityContext"]
+        assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] > 0, (scenario, name)
+        assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, (scenario, name)
+        assert spec["automountServiceAccountToken"] is False, (scenario, name)
+
+
+def test_containers_have_read_only_root_and_no_capabilities(every_pod):
+    for scenario, name, spec in every_pod:
+        for container in all_containers(spec):
+            ctx = container["securityContext"]
+            where = (scenario, name, container["name"])
+            assert ctx["readOnlyRootFilesystem"] is True, where
+            assert ctx["allowPrivilegeEscalation"] is False, where
+            assert ctx["capabilities"]["drop"] == ["ALL"] and "add" not in ctx["capabilities"], where
+            assert not ctx.get("privileged"), where
+
+
+def test_every_main_container_has_a_writable_tmp(every_pod):
+    for scenario, name, spec in every_pod:
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        for container in spec["containers"]:
+            tmp = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+            assert tmp and "emptyDir" in volumes[tmp[0]["name"]], (scenario, name)
+
+
+def test_otlp_endpoint_reaches_every_container():
+    endpoint = "http://otel-collector.observability:4318"
+    manifest = render("gpu", values={"observability.otlpEndpoint": endpoint})
+    for name, _, spec in manifest.workloads():
+        for container in spec["containers"]:
+            assert env_of(container)["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint, name
+            assert env_of(container)["OTEL_SERVICE_NAME"].startswith("voice-")
+    for name, _, spec in render("cpu").workloads():
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env_of(spec["containers"][0]), "unset: no exporter"
+
+
+def test_gateway_env_is_the_settings_the_gateway_reads(manifest):
+    env = env_of(manifest.container("gateway"))
+    fields = GatewaySettings.model_fields
+    for name in env:
+        if name.startswith("GATEWAY_"):
+            assert name.removeprefix("GATEWAY_").lower() in fields, f"{name} is not a GatewaySettings field"
+    settings = {k: v for k, v in env.items() if k.startswith("GATEWAY_") and isinstance(v, str)}
+    parsed = GatewaySettings(**{k.removeprefix("GATEWAY_").lower(): v for k, v in settings.items()})
+    assert parsed.port == manifest.container("gateway")["ports"][0]["containerPort"]
+    assert parsed.host == "0.0.0.0"
+
+
+def test_gateway_drains_live_calls_before_it_stops(manifest):
+    spec = manifest.pod_spec("gateway")
+    container = manifest.container("gateway")
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[:2] == ["python", "-m"] and importlib.util.find_spec(pre_stop[2]) is not None, pre_stop
+    drain = float(env_of(container)["GATEWAY_DRAIN_TIMEOUT_SECS"])
+    assert spec["terminationGracePeriodSeconds"] >= drain + 5, "Kubernetes would SIGKILL calls still draining"
+
+
+def test_production_gives_calls_minutes_to_finish():
+    manifest = render("production")
+    assert float(env_of(manifest.container("gateway"))["GATEWAY_DRAIN_TIMEOUT_SECS"]) >= 60
+    assert manifest.pod_spec("gateway")["terminationGracePeriodSeconds"] >= 65
+
+
+def test_gateway_token_comes_from_a_secret():
+    manifest = render("production")
+    ref = env_of(manifest.container("gateway"))["GATEWAY_AUTH_TOKEN"]["secretKeyRef"]
+    secret = manifest.get("Secret", ref["name"])
+    assert ref["key"] in secret["data"] and len(secret["data"][ref["key"]]) > 20
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", "callers keep their token across reinstalls"
+    test_pod = manifest.component("Pod", "test")
+    assert env_of(test_pod["spec"]["containers"][0])["GATEWAY_AUTH_TOKEN"] == {"secretKeyRef": ref}
+
+    existing = render("production", values={"gateway.auth.existingSecret": "caller-tokens", "gateway.auth.secretKey": "t"})
+    assert not existing.kinds("Secret")
+    assert env_of(existing.container("gateway"))["GATEWAY_AUTH_TOKEN"]["secretKeyRef"] == {"name": "caller-tokens", "key": "t"}
+    assert "GATEWAY_AUTH_TOKEN" not in env_of(render("cpu").container("gateway"))
+
+
+def arg(command: list[str], flag: str) -> str:
+    assert flag in command, f"{flag} missing from {command}"
+    return command[command.index(flag) + 1]
+
+
+def test_vllm_server_on_gpu():
+    manifest = render("production")
+    container = manifest.container("llm")
+    command = container["command"]
+    assert command[:3] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert arg(command, "--served-model-name") == env_of(manifest.container("gateway"))["GATEWAY_LLM_MODEL"]
+    assert arg(command, "--model") == "google/gemma-3-1b-it"
+    assert int(arg(command, "--max-model-len")) == 8192
+    assert 0 < float(arg(command, "--gpu-memory-utilization")) <= 1
+    assert int(arg(command, "--port")) == container["ports"][0]["containerPort"]
+    assert "--enable-prefix-caching" in command
+    shm = [m for m in container["volumeMounts"] if m["mountPath"] == "/dev/shm"]
+    volume = {v["name"]: v for v in manifest.pod_spec("llm")["volumes"]}[shm[0]["name"]]
+    assert volume["emptyDir"]["medium"] == "Memory"
+    env = env_of(container)
+    assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "hf-token", "key": "token"}}
+    assert env["HF_HOME"].startswith("/models/"), "downloads land in the shared model cache"
+    assert "HF_TOKEN" not in env_of(render("gpu").container("llm")), "no token unless a Secret is named"
+
+
+def test_shared_gpu_lowers_vllm_memory_share():
+    assert float(arg(render("gpu-shared").container("llm")["command"], "--gpu-memory-utilization")) < 0.9
+
+
+def test_llama_cpp_server_on_cpu():
+    manifest = render("cpu")
+    container = manifest.container("llm")
+    command = container["command"]
+    assert command[:3] == ["python", "-m", "llama_cpp.server"]
+    assert arg(command, "--model_alias") == env_of(manifest.container("gateway"))["GATEWAY_LLM_MODEL"]
+    assert int(arg(command, "--port")) == container["ports"][0]["containerPort"]
+    assert arg(command, "--model").startswith("/models/llm/") and arg(command, "--model").endswith(".gguf")
+
+
+def model_paths(manifest) -> dict[str, str]:
+    """Every weights path a model server is configured with -> the component."""
+    stt, tts, llm = (manifest.container(c) for c in MODEL_COMPONENTS)
+    paths = {env_of(stt)["STT_MODEL_PATH"]: "stt", env_of(tts)["TTS_MODEL_PATH"]: "tts", env_of(tts)["TTS_VOICES_PATH"]: "tts"}
+    if "llama_cpp.server" in llm["command"]:
+        paths[arg(llm["command"], "--model")] = "llm"
+    return paths
+
+
+def test_weights_paths_are_what_make_models_assembles():
+    if not (MODELS_DIR / "whisper-base" / "model.bin").exists():
+        pytest.fail(f"models are not assembled in {MODELS_DIR}; run `make models`")
+    for path in model_paths(render("cpu")):
+        assert path.startswith("/models/")
+        assert (MODELS_DIR / path.removeprefix("/models/")).exists(), f"{path}: not in the `make models` layout"
+
+
+def test_init_step_copies_the_weights_each_server_reads():
+    manifest = render("cpu")
+    for path, component in model_paths(manifest).items():
+        spec = manifest.pod_spec(component)
+        seed = spec["initContainers"][0]
+        copied = seed["args"][2:]  # sh -c SCRIPT $0 DIR...
+        assert path.removeprefix("/models/").split("/")[0] in copied, (component, path, copied)
+        seed_volume = {m["name"] for m in seed["volumeMounts"]}
+        server_mounts = {m["name"]: m for m in manifest.container(component)["volumeMounts"]}
+        assert seed_volume <= server_mounts.keys(), "the server reads the volume the init step fills"
+        if component in ("stt", "tts"):
+            assert server_mounts["models"]["readOnly"] is True
+
+
+@pytest.mark.parametrize("source", ["emptyDir", "pvc", "image"])
+def test_model_sources(source):
+    manifest = render("cpu", values={"models.source": source})
+    claims = manifest.kinds("PersistentVolumeClaim")
+    for component in MODEL_COMPONENTS:
+        spec = manifest.pod_spec(component)
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        if source == "image":
+            assert "models" not in volumes and "initContainers" not in spec, "weights are in the image"
+        elif source == "pvc":
+            assert volumes["models"]["persistentVolumeClaim"]["claimName"] == claims[0]["metadata"]["name"]
+        else:
+            assert "sizeLimit" in volumes["models"]["emptyDir"]
+    assert len(claims) == (1 if source == "pvc" else 0)
+    if source == "pvc":
+        assert claims[0]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        existing = render("cpu", values={"models.source": "pvc", "models.pvc.existingClaim": "weights"})
+        assert not existing.kinds("PersistentVolumeClaim")
+        assert {v["name"]: v for v in existing.pod_spec("stt")["volumes"]}["models"]["persistentVolumeClaim"]["claimName"] == "weights"
+
+
+def test_production_shares_one_read_write_many_cache():
+    manifest = render("production")
+    claim = manifest.kinds("PersistentVolumeClaim")[0]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "model pods on several nodes share it"
+    for component in MODEL_COMPONENTS:
+        volumes = {v["name"]: v for v in manifest.pod_spec(component)["volumes"]}
+        assert volumes["models"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+def test_images_come_from_the_configured_registry_and_tag():
+    manifest = render("production")
+    for component in ("stt", "tts", "gateway"):
+        assert manifest.container(component)["image"].startswith("ghcr.io/acme/voice-agent/"), component
+        assert manifest.container(component)["image"].endswith(":0.1.0")
+    assert manifest.container("llm")["image"].startswith("docker.io/vllm/vllm-openai:"), "upstream vLLM keeps its registry"
+    assert os.path.basename(render("cpu").container("stt")["image"]) == "stt:0.1.0"

@@ -1,0 +1,97 @@
+"""values.schema.json: bad values are refused with a message that names the value; values match the code."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from chart_support import CHART, render, render_error
+from voice_common import models as model_assembly
+from voice_gateway.settings import GatewaySettings
+
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"stt.gpu.count": 0}, ["/stt/gpu/count", "minimum"]),
+        ({"stt.gpuu": {"enabled": True}}, ["/stt", "additional properties 'gpuu' not allowed"]),
+        ({"tts.gpu.resourceName": "gpu"}, ["/tts/gpu/resourceName", "'gpu' does not match pattern"]),
+        ({"models.source": "s3"}, ["/models/source", "'emptyDir', 'pvc', 'image'"]),
+        ({"llm.gpu.gpuMemoryUtilization": 1.5}, ["/llm/gpu/gpuMemoryUtilization", "maximum"]),
+        ({"llm.cpu.modelFile": "/abs/model.bin"}, ["/llm/cpu/modelFile", "does not match pattern"]),
+        ({"stt.cpu.resources.requests.cpu": "1 core"}, ["/stt/cpu/resources/requests/cpu", "does not match pattern"]),
+        ({"stt.config.device": "tpu"}, ["/stt/config/device", "'cpu', 'cuda'"]),
+        ({"gateway.config.maxSession": 10}, ["/gateway/config", "additional properties 'maxSession' not allowed"]),
+        ({"gateway.config.sttUrl": "ws://elsewhere"}, ["/gateway/config", "'sttUrl' not allowed"]),
+        ({"gateway.service.type": "Ingress"}, ["/gateway/service/type", "'ClusterIP', 'NodePort', 'LoadBalancer'"]),
+        ({"gateway.service.nodePort": 80}, ["/gateway/service/nodePort", "minimum"]),
+        ({"gateway.upstreams.sttUrl": "http://stt:8000"}, ["/gateway/upstreams/sttUrl", "does not match pattern"]),
+        ({"observability.otlpEndpoint": "collector:4318"}, ["/observability/otlpEndpoint", "does not match pattern"]),
+        ({"gpuPool.tolerations": [{"key": "nvidia.com/gpu", "operator": "Exist"}]}, ["/gpuPool/tolerations/0/operator", "'Exists', 'Equal'"]),
+        ({"replicas": 3}, ["additional properties 'replicas' not allowed"]),
+    ],
+)
+def test_schema_rejects_bad_values_and_says_where(overrides, expected):
+    stderr = render_error("cpu", values=overrides)
+    assert "values don't meet the specifications of the schema" in stderr, stderr
+    for fragment in expected:
+        assert fragment in stderr, f"{fragment!r} not in:\n{stderr}"
+
+
+def test_template_checks_refuse_inconsistent_combinations():
+    stderr = render_error("production", values={"gateway.keda.enabled": True})
+    assert "gateway.keda.enabled and gateway.autoscaling.enabled are mutually exclusive" in stderr
+    stderr = render_error("cpu", values={"gateway.config.drainTimeoutSecs": 60, "gateway.terminationGracePeriodSeconds": 40})
+    assert "terminationGracePeriodSeconds (40) must be at least gateway.config.drainTimeoutSecs (60) + 5 s" in stderr
+
+
+def camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def test_gateway_config_keys_are_gateway_settings_with_the_same_types():
+    """Every key the schema allows under gateway.config is a real GatewaySettings field of the same type."""
+    allowed = SCHEMA["properties"]["gateway"]["properties"]["config"]["properties"]
+    fields = {camel(name): info for name, info in GatewaySettings.model_fields.items()}
+    for key, spec in allowed.items():
+        assert key in fields, f"gateway.config.{key} is not a GatewaySettings field"
+        annotation = fields[key].annotation
+        assert annotation is not SecretStr and SecretStr not in typing.get_args(annotation), f"{key}: secrets go in Secrets"
+        assert spec["type"] == JSON_TYPES[annotation], (key, spec["type"], annotation)
+    derived = {"host", "port", "sttUrl", "ttsUrl", "llmBaseUrl", "llmModel", "authToken", "llmApiKey"}
+    assert not derived & allowed.keys(), "set by the chart itself, not by users"
+    assert {"maxSessions", "drainTimeoutSecs"} <= allowed.keys()
+
+
+def test_values_defaults_agree_with_the_code():
+    settings = GatewaySettings()
+    assert VALUES["gateway"]["config"]["drainTimeoutSecs"] == settings.drain_timeout_secs
+    assert VALUES["gateway"]["config"]["maxSessions"] == settings.max_sessions
+    assert VALUES["gateway"]["config"]["ttsVoice"] == settings.tts_voice
+    assert VALUES["llm"]["cpu"]["modelFile"] == f"llm/{model_assembly.LLM_GGUF_NAME}", "the GGUF `make models` writes"
+
+
+def test_values_yaml_documents_every_key():
+    """helm-docs style: each leaf of the component blocks is preceded by a comment somewhere up its path."""
+    text = (CHART / "values.yaml").read_text()
+    for key in ("gpuPool", "cpuPool", "models", "security", "networkPolicy", "observability", "stt", "tts", "llm", "gateway", "tests"):
+        block = re.search(rf"^(#.*\n)+{key}:", text, re.MULTILINE) or re.search(rf"^{key}:\n  # --", text, re.MULTILINE)
+        assert block, f"{key} has no comment"
+    assert text.count("# --") >= 60
+
+
+def test_defaults_alone_render_a_working_cpu_stack():
+    manifest = render()
+    assert {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in manifest.kinds("Deployment")} == {"stt", "tts", "llm", "gateway"}
