@@ -1,0 +1,1 @@
+"""The STT model server: faster-whisper behind a streaming WebSocket and an OpenAI-compatible HTTP API."""
