@@ -1,0 +1,34 @@
+"""Typed settings of the TTS server, from ``TTS_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _models_dir() -> str:
+    return os.environ.get("VOICE_MODELS_DIR", "models")
+
+
+class TTSSettings(BaseSettings):
+    """Model, voices, hardware and limits. Paths take kokoro-onnx's upstream files."""
+
+    model_config = SettingsConfigDict(env_prefix="TTS_", env_file=None)
+
+    host: str = "0.0.0.0"
+    port: int = 8880
+    model_path: str = Field(default_factory=lambda: os.path.join(_models_dir(), "kokoro", "kokoro-v1.0.int8.onnx"))
+    voices_path: str = Field(default_factory=lambda: os.path.join(_models_dir(), "kokoro", "voices-v1.0.bin"))
+    default_voice: str = "af_heart"
+    lang: str = "en-us"
+    device: Literal["cpu", "cuda"] = "cpu"
+    intra_op_threads: int = 0  # 0 = ONNX Runtime's default (all cores)
+    max_concurrent_syntheses: int = 2
+    max_input_chars: int = 4096
+    first_chunk_max_chars: int = 80  # short first chunk: the first audio byte waits only for it
+    later_chunk_max_chars: int = 300  # bigger later chunks: fewer model calls, better prosody
+    stream_piece_seconds: float = 0.2  # audio is sent in pieces of this length
+    warmup: bool = True

@@ -1,0 +1,145 @@
+"""One ``WS /ws`` session: the seed's Kokoro protocol plus ``cancel`` for barge-in.
+
+A reader task takes messages as they come, so a ``cancel`` reaches the synthesis in flight
+while its audio is still streaming; a worker task synthesizes texts one at a time, in order.
+Every cancel is acknowledged (``cancelled``), even when nothing was running, so a client can
+always wait for the ack to know no stale audio follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from voice_common.ops import error_event
+from voice_tts import metrics
+from voice_tts.engine import KokoroEngine
+from voice_tts.requests import RequestError, check_speech
+
+END_OF_SPEECH = "END"
+
+
+@dataclass
+class Job:
+    text: str
+    voice: str
+    speed: float
+    context_id: str | None
+    received_at: float = field(default_factory=time.perf_counter)
+    cancelled: bool = False
+
+
+class SpeechSession:
+    def __init__(self, websocket: WebSocket, engine: KokoroEngine) -> None:
+        self.websocket = websocket
+        self.engine = engine
+        self.jobs: asyncio.Queue[Job] = asyncio.Queue()
+        self.current: Job | None = None
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, data: str | bytes | dict) -> None:
+        async with self._send_lock:
+            if isinstance(data, bytes):
+                await self.websocket.send_bytes(data)
+            elif isinstance(data, dict):
+                await self.websocket.send_json(data)
+            else:
+                await self.websocket.send_text(data)
+
+    async def run(self) -> None:
+        worker = asyncio.create_task(self._work())
+        try:
+            await self._read()
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("text") is None:
+                    await self._error("expected_text", "send text or JSON messages; this server sends the audio")
+                    continue
+                await self._on_text(message["text"])
+        except WebSocketDisconnect:
+            return
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            message = {"text": text}  # plain text is a synthesis request (seed clients)
+        if not isinstance(message, dict):
+            message = {"text": text}
+        if message.get("type") == "cancel":
+            await self._cancel()
+            return
+        if message.get("type") not in (None, "speak"):
+            await self._error("unknown_type", f"unknown message type {message['type']!r}; expected speak or cancel")
+            return
+        config = message.get("config") or {}
+        if not isinstance(config, dict):
+            await self._error("bad_message", '"config" must be an object')
+            return
+        try:
+            text_, voice, speed = check_speech(
+                message.get("text"),
+                config.get("voice", self.engine.settings.default_voice),
+                config.get("speed", 1.0),
+                self.engine.voices,
+                self.engine.settings.max_input_chars,
+            )
+        except RequestError as exc:
+            await self._error(exc.code, exc.message, param=exc.param)
+            return
+        await self.jobs.put(Job(text_, voice, speed, message.get("context_id")))
+
+    async def _cancel(self) -> None:
+        dropped = []
+        while not self.jobs.empty():
+            dropped.append(self.jobs.get_nowait())
+        running = self.current is not None and not self.current.cancelled
+        if running or dropped:
+            metrics.CANCELLATIONS.inc()
+        if running:
+            self.current.cancelled = True  # the worker stops and sends the ack after its last piece
+        else:
+            await self.send({"type": "cancelled", "context_id": dropped[-1].context_id if dropped else None})
+
+    async def _work(self) -> None:
+        while True:
+            job = await self.jobs.get()
+            self.current = job
+            metrics.ACTIVE_STREAMS.inc()
+            try:
+                await self._speak(job)
+            finally:
+                metrics.ACTIVE_STREAMS.dec()
+                self.current = None
+
+    async def _speak(self, job: Job) -> None:
+        first = True
+        try:
+            async for piece in self.engine.stream(job.text, job.voice, job.speed, cancelled=lambda: job.cancelled):
+                if first:
+                    metrics.TTFB.labels(endpoint="ws").observe(time.perf_counter() - job.received_at)
+                    first = False
+                await self.send(piece)
+        except Exception as exc:  # noqa: BLE001 - one failed text must not end the session
+            await self._error("synthesis_failed", f"synthesis failed: {exc}")
+            return
+        if job.cancelled:
+            await self.send({"type": "cancelled", "context_id": job.context_id})
+        else:
+            await self.send(END_OF_SPEECH)
+
+    async def _error(self, code: str, message: str, **extra: object) -> None:
+        metrics.ERRORS.labels(code=code).inc()
+        await self.send(error_event(code, message, **extra))
