@@ -17,13 +17,14 @@ from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
     InterruptionFrame,
+    LLMContextFrame,
     LLMTextFrame,
     MetricsFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.metrics.metrics import LLMUsageMetricsData, TTFBMetricsData
+from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
@@ -45,6 +46,7 @@ _OBSERVED = (
     VADUserStoppedSpeakingFrame,
     TranscriptionFrame,
     LLMTextFrame,
+    LLMContextFrame,
     MetricsFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -102,6 +104,9 @@ class SessionObserver(BaseObserver):
             await self._send({"type": "transcript", "text": frame.text, "final": True})
         elif isinstance(frame, LLMTextFrame):
             await self._send({"type": "bot_text", "text": frame.text})
+        elif isinstance(frame, LLMContextFrame):
+            if self._turn is not None and self._turn.llm_context_messages is None:
+                self._turn.llm_context_messages = len(frame.context.messages)
         elif isinstance(frame, MetricsFrame):
             self._take_ttfb(frame, source)
         elif isinstance(frame, BotStartedSpeakingFrame):
@@ -120,11 +125,6 @@ class SessionObserver(BaseObserver):
             await self._report_error(frame)
 
     def _take_ttfb(self, frame: MetricsFrame, source: object) -> None:
-        for item in frame.data:
-            # Usage comes with the LLM's last chunk, often after the bot has started speaking.
-            usage_turn = self._turn or self._speaking_turn
-            if isinstance(item, LLMUsageMetricsData) and usage_turn and usage_turn.llm_prompt_tokens is None:
-                usage_turn.llm_prompt_tokens = item.value.prompt_tokens
         if self._turn is None:
             return
         service = _service_of(source)
@@ -160,7 +160,7 @@ class SessionObserver(BaseObserver):
             "mouth_to_ear_ms": stages["mouth_to_ear"],
             "over_budget": turn.over_budget,
             "interrupted": turn.interrupted,
-            "llm_prompt_tokens": turn.llm_prompt_tokens,
+            "llm_context_messages": turn.llm_context_messages,
         }
         self.completed_turns.append(event)
         await self._send(event)

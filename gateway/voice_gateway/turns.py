@@ -24,7 +24,7 @@ class TurnTimer:
     transcript_at: float | None = None
     llm_ttft_s: float | None = None
     tts_ttfb_s: float | None = None
-    llm_prompt_tokens: int | None = None  # grows turn by turn: the conversation context at work
+    llm_context_messages: int | None = None  # grows turn by turn: the conversation context at work
     transcript: str = ""
     interrupted: bool = False
     over_budget: list[str] = field(default_factory=list)
