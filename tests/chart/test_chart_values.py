@@ -10,9 +10,11 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from chart_support import CHART, render, render_error
+from chart_support import CHART, env_of, render, render_error
 from voice_common import models as model_assembly
 from voice_gateway.settings import GatewaySettings
+from voice_stt.settings import STTSettings
+from voice_tts.settings import TTSSettings
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -59,21 +61,47 @@ def camel(field: str) -> str:
 
 
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+SETTINGS = {"gateway": GatewaySettings, "stt": STTSettings, "tts": TTSSettings}
+SET_BY_CHART = {"host", "port", "sttUrl", "ttsUrl", "llmBaseUrl", "llmModel", "authToken", "llmApiKey"}
 
 
-def test_gateway_config_keys_are_gateway_settings_with_the_same_types():
-    """Every key the schema allows under gateway.config is a real GatewaySettings field of the same type."""
-    allowed = SCHEMA["properties"]["gateway"]["properties"]["config"]["properties"]
-    fields = {camel(name): info for name, info in GatewaySettings.model_fields.items()}
-    for key, spec in allowed.items():
-        assert key in fields, f"gateway.config.{key} is not a GatewaySettings field"
-        annotation = fields[key].annotation
-        assert annotation is not SecretStr and SecretStr not in typing.get_args(annotation), f"{key}: secrets go in Secrets"
-        assert spec["type"] == JSON_TYPES[annotation], (key, spec["type"], annotation)
-    derived = {"host", "port", "sttUrl", "ttsUrl", "llmBaseUrl", "llmModel", "authToken", "llmApiKey"}
-    assert not derived & allowed.keys(), "set by the chart itself, not by users"
-    assert {"maxSessions", "drainTimeoutSecs"} <= allowed.keys()
+def config_schemas(component: str) -> list[dict]:
+    """The schema of `<component>.config` and of the profile configs (cpu/gpu) merged over it."""
+    props = SCHEMA["properties"][component]["properties"]
+    found = [props["config"]["properties"]]
+    found += [props[p]["properties"]["config"]["properties"] for p in ("cpu", "gpu") if p in props]
+    return found
 
+
+@pytest.mark.parametrize("component", sorted(SETTINGS))
+def test_config_keys_are_server_settings_with_the_same_types(component):
+    """Every key the schema allows under <component>.config is a field of that server's settings, same type."""
+    fields = {camel(name): info for name, info in SETTINGS[component].model_fields.items()}
+    for allowed in config_schemas(component):
+        assert not SET_BY_CHART & allowed.keys(), "set by the chart itself, not by users"
+        for key, spec in allowed.items():
+            assert key in fields, f"{component}.config.{key} is not a {SETTINGS[component].__name__} field"
+            annotation = fields[key].annotation
+            assert annotation is not SecretStr and SecretStr not in typing.get_args(annotation), f"{key}: secrets go in Secrets"
+            if typing.get_origin(annotation) is typing.Literal:
+                assert set(spec["enum"]) <= set(typing.get_args(annotation)), (component, key, spec["enum"])
+            else:
+                assert spec["type"] == JSON_TYPES[annotation], (component, key, spec["type"], annotation)
+    if "max_sessions" in SETTINGS[component].model_fields:
+        assert "maxSessions" in config_schemas(component)[0], "the admission limit is tunable"
+
+
+@pytest.mark.parametrize("scenario", ["cpu", "gpu", "gpu-shared", "production"])
+def test_rendered_settings_parse_in_each_server(scenario):
+    """The env each container gets is accepted by the server's own settings class (names, types, enums)."""
+    manifest = render(scenario)
+    for component, cls in SETTINGS.items():
+        prefix = cls.model_config["env_prefix"]
+        env = {k: v for k, v in env_of(manifest.container(component)).items() if k.startswith(prefix) and isinstance(v, str)}
+        fields = {k.removeprefix(prefix).lower(): v for k, v in env.items()}
+        assert set(fields) <= cls.model_fields.keys(), (component, set(fields) - cls.model_fields.keys())
+        settings = cls(**fields)
+        assert settings.port == manifest.container(component)["ports"][0]["containerPort"], component
 
 def test_values_defaults_agree_with_the_code():
     settings = GatewaySettings()
