@@ -64,11 +64,21 @@ dashboards: $(VENV)/.installed ## regenerate the chart's Grafana dashboards from
 	$(PY) scripts/chart_dashboards.py
 
 # --- images ------------------------------------------------------------------------------------
-# The build context holds only the project wheel and the venv's exact versions (not the repo).
+# The build context holds the project wheel, the venv's exact versions (constraints.txt) and a
+# wheelhouse of every dependency, downloaded here (where pip trusts this machine's CAs and caches),
+# so image builds install offline. llama-cpp-python stays an sdist: it is compiled in the image.
+LLAMA_CPP_PYTHON := 0.3.36
+IMAGE_WHEELS_EXTRA ?=
+
 image-context: $(VENV)/.installed
-	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)
-	$(BIN)/uv build --quiet --wheel --out-dir $(IMAGE_CONTEXT) .
+	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/wheels
+	$(BIN)/uv build --quiet --wheel --out-dir $(IMAGE_CONTEXT)/wheels .
 	$(BIN)/uv pip freeze --python $(PY) --exclude-editable | grep -v '^voice-agent-stack' > $(IMAGE_CONTEXT)/constraints.txt
+	$(PY) -m pip download --quiet --dest $(IMAGE_CONTEXT)/wheels -c $(IMAGE_CONTEXT)/constraints.txt \
+	  $(IMAGE_CONTEXT)/wheels/voice_agent_stack-*.whl 'llama-cpp-python[server]==$(LLAMA_CPP_PYTHON)' \
+	  scikit-build-core cmake ninja $(IMAGE_WHEELS_EXTRA)
+	cd $(IMAGE_CONTEXT)/wheels && for sdist in *.tar.gz; do case $$sdist in llama_cpp_python-*) continue;; esac; \
+	  $(abspath $(PY)) -m pip wheel --quiet --no-deps --wheel-dir . $$sdist && rm $$sdist || exit 1; done
 
 define build_image # $(1) name, $(2) Dockerfile, $(3) context, $(4) extra --build-arg flags
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/$(2) -t $(IMAGE_PREFIX)/$(1):$(IMAGE_TAG) \
@@ -86,7 +96,7 @@ images: image-context models ## build the CPU images (BAKE_MODELS=1: weights ins
 	$(call build_image,gateway,gateway.Dockerfile,images)
 	$(call build_image,stt,stt.Dockerfile,images,--build-arg DEVICE=cpu --build-arg COMPUTE_TYPE=int8)
 	$(call build_image,tts,tts.Dockerfile,images,--build-arg DEVICE=cpu)
-	$(call build_image,llm-cpu,llm-cpu.Dockerfile,images)
+	$(call build_image,llm-cpu,llm-cpu.Dockerfile,$(IMAGE_CONTEXT))
 	$(call build_image,models,models.Dockerfile,$(MODELS_DIR))
 ifeq ($(BAKE_MODELS),1)
 	$(call bake_image,stt,whisper-base)
@@ -94,6 +104,7 @@ ifeq ($(BAKE_MODELS),1)
 	$(call bake_image,llm-cpu,llm)
 endif
 
+images-gpu: IMAGE_WHEELS_EXTRA = onnxruntime-gpu nvidia-cublas-cu12 'nvidia-cudnn-cu12>=9,<10'
 images-gpu: image-context ## build the CUDA images for GPU nodes (stt-cuda, tts-cuda)
 	$(call build_image,runtime-cuda,runtime.Dockerfile,$(IMAGE_CONTEXT),--build-arg VARIANT=cuda)
 	$(call build_image,stt-cuda,stt.Dockerfile,images,--build-arg RUNTIME_IMAGE=$(IMAGE_PREFIX)/runtime-cuda:$(IMAGE_TAG) --build-arg DEVICE=cuda --build-arg COMPUTE_TYPE=float16)
@@ -124,17 +135,25 @@ kind-down: kind-tools ## delete the kind cluster
 # with --network host and puts one spoken turn through them. Takes ~15-30 min on 2 cores, so it
 # is not part of `make test`.
 IMAGES_BASE := voice-agent/debian-python:bookworm
-DOCKERD_LOG := $(CACHE)/dockerd.log
+DOCKERD_LOG := $(abspath $(CACHE))/dockerd.log
+HOST_DOCKER := /usr/bin/docker
 
-test-images: install ## build the CPU images for real (local Debian base, dockerd) and put one spoken turn through them (slow)
+.PHONY: docker-daemon images-base
+
+docker-daemon: # Debian's docker.io, dockerd without bridge/iptables (no network setup needed on CI machines)
 	@command -v dockerd >/dev/null && command -v mmdebstrap >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io mmdebstrap >/dev/null; }
-	@/usr/bin/docker info >/dev/null 2>&1 || { \
-	  mkdir -p $(CACHE); (dockerd --bridge=none --iptables=false --ip6tables=false >$(DOCKERD_LOG) 2>&1 &); \
-	  for i in $$(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 1; done; /usr/bin/docker info >/dev/null; }
-	/usr/bin/docker image inspect $(IMAGES_BASE) >/dev/null 2>&1 || { \
-	  mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm $(CACHE)/debian-python.tar && \
-	  /usr/bin/docker import $(CACHE)/debian-python.tar $(IMAGES_BASE) && rm -f $(CACHE)/debian-python.tar; }
-	DOCKER_BUILDKIT=0 $(MAKE) images DOCKER=/usr/bin/docker BASE_IMAGE=$(IMAGES_BASE) DOCKER_BUILD_FLAGS="--network host"
-	VOICE_TEST_IMAGES=1 DOCKER=/usr/bin/docker IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_TAG=$(IMAGE_TAG) \
+	@$(HOST_DOCKER) info >/dev/null 2>&1 || { \
+	  mkdir -p $(CACHE); (setsid dockerd --bridge=none --iptables=false --ip6tables=false >$(DOCKERD_LOG) 2>&1 &); \
+	  for i in $$(seq 60); do $(HOST_DOCKER) info >/dev/null 2>&1 && break; sleep 1; done; \
+	  $(HOST_DOCKER) info >/dev/null || { tail -20 $(DOCKERD_LOG); exit 1; }; }
+
+images-base: docker-daemon # a Debian bookworm + python3.11 base made locally (no registry pulls)
+	@$(HOST_DOCKER) image inspect $(IMAGES_BASE) >/dev/null 2>&1 || { \
+	  mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm $(CACHE)/debian-python.tar \
+	  && $(HOST_DOCKER) import $(CACHE)/debian-python.tar $(IMAGES_BASE) && rm -f $(CACHE)/debian-python.tar; }
+
+test-images: install images-base ## build the CPU images for real (local Debian base, dockerd) and put one spoken turn through them (slow)
+	DOCKER_BUILDKIT=0 $(MAKE) images DOCKER=$(HOST_DOCKER) BASE_IMAGE=$(IMAGES_BASE) DOCKER_BUILD_FLAGS="--network host"
+	VOICE_TEST_IMAGES=1 VOICE_DOCKER=$(HOST_DOCKER) VOICE_IMAGE_PREFIX=$(IMAGE_PREFIX) VOICE_IMAGE_TAG=$(IMAGE_TAG) \
 	  $(PY) -m pytest -ra -m images tests/images
