@@ -34,6 +34,8 @@ class VoiceTTSService(TTSService):
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
+            # A context with no audio for this long is closed; a busy TTS pod can take seconds.
+            stop_frame_timeout_s=timeout_secs,
             sample_rate=TTS_SAMPLE_RATE,
             settings=TTSSettings(model="kokoro", voice=voice, language="en"),
             **kwargs,
