@@ -1,1 +1,1 @@
-"""The STT model server: faster-whisper behind a streaming WebSocket and an OpenAI-compatible HTTP API."""
+"""The STT server: faster-whisper (CTranslate2) behind streaming WebSockets and an OpenAI-compatible HTTP API."""

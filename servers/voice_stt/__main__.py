@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import uvicorn
 
 from voice_stt.app import create_app
@@ -10,7 +13,12 @@ from voice_stt.settings import STTSettings
 
 def main() -> None:
     settings = STTSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", ws_max_size=settings.max_frame_bytes * 4)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # it logs every decode at INFO
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws_max_size=settings.ws_max_message_bytes)
+    if app.state.load_failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

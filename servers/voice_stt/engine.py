@@ -1,80 +1,126 @@
-"""The one shared faster-whisper model, used by every session without blocking the event loop.
+"""The one shared Whisper model, decoding off the event loop with bounded concurrency.
 
-Decoding runs in worker threads (CTranslate2 releases the GIL) behind a semaphore, so at most
-``max_concurrent_transcriptions`` decode at once while ``/health`` and other sessions stay
-responsive; requests beyond that wait in line and are counted in ``stt_queue_depth``.
+The model loads once per process and serves every session. Each decode runs in a worker
+thread (CTranslate2 releases the GIL) behind a semaphore the size of the thread pool, so
+``/health`` and the WebSockets stay responsive while it works and the number of decodes in
+flight never exceeds ``max_concurrent_transcriptions`` (the model has as many workers).
+Decoding is tuned for latency: greedy by default, a single temperature (no fallback
+re-decodes), no conditioning on previous text, no VAD filter (clients send speech segments).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from faster_whisper import WhisperModel
 
+from voice_common.audio import PCM_SAMPLE_WIDTH, pcm16_to_float32, resample, trailing_silence_seconds
 from voice_stt import metrics
-from voice_stt.settings import STTSettings
+from voice_stt.settings import MODEL_SAMPLE_RATE, STTSettings
 
-SAMPLE_RATE = 16000
+logger = logging.getLogger("voice_stt")
 
 
-@dataclass
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     language: str
     audio_seconds: float
-    decode_seconds: float
-    segments: list[dict]
+    segments: tuple[Segment, ...] = ()
 
 
 class WhisperEngine:
+    """Loads, warms up and runs the shared model; ``ready`` is what ``/ready`` reports."""
+
     def __init__(self, settings: STTSettings) -> None:
         self.settings = settings
-        self.model = WhisperModel(
-            settings.model_path,
-            device=settings.device,
-            compute_type=settings.compute_type,
-            cpu_threads=settings.cpu_threads,
-            num_workers=settings.max_concurrent_transcriptions,
-            local_files_only=True,
-        )
-        self._slots = asyncio.Semaphore(settings.max_concurrent_transcriptions)
         self.ready = False
+        self._model: WhisperModel | None = None
+        workers = settings.max_concurrent_transcriptions
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stt-decode")
+        self._slots = asyncio.Semaphore(workers)
 
-    def _decode(self, audio: np.ndarray, language: str | None) -> Transcript:
+    async def start(self) -> None:
+        """Load the model, then decode once per worker so the first caller does not pay for initialisation."""
+        loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        segments, info = self.model.transcribe(
-            audio,
-            language=language or self.settings.language,
-            beam_size=self.settings.beam_size,
-            vad_filter=False,  # the caller's VAD already cut the utterance
-            condition_on_previous_text=False,
-            without_timestamps=True,
-        )
-        segment_list = [
-            {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()} for s in segments
-        ]
-        decode_seconds = time.perf_counter() - started
-        text = " ".join(s["text"] for s in segment_list).strip()
-        return Transcript(text, info.language, audio.size / SAMPLE_RATE, decode_seconds, segment_list)
-
-    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> Transcript:
-        """Transcribe 16 kHz float32 mono audio; empty text for silence or no audio."""
-        if audio.size < SAMPLE_RATE // 10:  # under 100 ms: nothing Whisper can hear
-            return Transcript("", language or self.settings.language, audio.size / SAMPLE_RATE, 0.0, [])
-        metrics.QUEUE_DEPTH.inc()
-        async with self._slots:
-            metrics.QUEUE_DEPTH.dec()
-            result = await asyncio.to_thread(self._decode, audio, language)
-        metrics.AUDIO_SECONDS.inc(result.audio_seconds)
-        metrics.REAL_TIME_FACTOR.observe(result.decode_seconds / max(result.audio_seconds, 1e-6))
-        return result
-
-    async def warm_up(self) -> None:
-        """One decode at start-up so the first caller does not pay for lazy initialisation."""
+        self._model = await loop.run_in_executor(self._pool, self._load)
+        logger.info("loaded %s on %s/%s in %.1f s", self.settings.model_path, self.settings.device,
+                    self.settings.compute_type, time.perf_counter() - started)
         if self.settings.warmup:
-            rng = np.random.default_rng(0)
-            await self.transcribe((rng.standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32))
+            started = time.perf_counter()
+            noise = np.random.default_rng(0).normal(0.0, 0.05, MODEL_SAMPLE_RATE).astype(np.float32)
+            workers = self.settings.max_concurrent_transcriptions
+            await asyncio.gather(
+                *(loop.run_in_executor(self._pool, self._infer, noise, self.settings.language, False) for _ in range(workers))
+            )
+            logger.info("warm-up done in %.1f s", time.perf_counter() - started)
         self.ready = True
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def supports(self, language: str) -> bool:
+        """Whether the loaded model knows ``language`` (an English-only model knows only "en")."""
+        return self._model is not None and language in self._model.supported_languages
+
+    @property
+    def busy(self) -> bool:
+        """True when every decode slot is taken: optional work (partials) should not queue behind it."""
+        return self._slots.locked()
+
+    async def transcribe(
+        self, pcm: bytes, sample_rate: int, language: str | None = None, timestamps: bool = False
+    ) -> Transcript:
+        """Transcribe s16le mono PCM at ``sample_rate``; waits for a free slot, never blocks the loop."""
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._transcribe, pcm, sample_rate, language or self.settings.language, timestamps
+            )
+
+    # -- worker threads -----------------------------------------------------------------------
+    def _load(self) -> WhisperModel:
+        return WhisperModel(
+            self.settings.model_path,
+            device=self.settings.device,
+            compute_type=self.settings.compute_type,
+            cpu_threads=self.settings.cpu_threads,
+            num_workers=self.settings.max_concurrent_transcriptions,
+        )
+
+    def _transcribe(self, pcm: bytes, sample_rate: int, language: str, timestamps: bool) -> Transcript:
+        seconds = len(pcm) // PCM_SAMPLE_WIDTH / sample_rate
+        if seconds == 0 or trailing_silence_seconds(pcm, sample_rate, self.settings.silence_threshold_dbfs) >= seconds:
+            # Whisper invents text ("Thank you.") for silence; silence must come back empty, and fast.
+            return Transcript("", language, seconds)
+        audio = resample(pcm16_to_float32(pcm), sample_rate, MODEL_SAMPLE_RATE)
+        started = time.perf_counter()
+        segments = self._infer(audio, language, timestamps)
+        metrics.AUDIO_SECONDS.inc(seconds)
+        metrics.REAL_TIME_FACTOR.observe((time.perf_counter() - started) / seconds)
+        return Transcript(" ".join(s.text for s in segments if s.text), language, seconds, segments)
+
+    def _infer(self, audio: np.ndarray, language: str, timestamps: bool) -> tuple[Segment, ...]:
+        segments, _info = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.settings.beam_size,
+            best_of=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            without_timestamps=not timestamps,
+        )
+        return tuple(Segment(s.start, s.end, s.text.strip()) for s in segments)  # the generator decodes here

@@ -1,171 +1,190 @@
-"""One ``WS /v1/listen`` session: the streaming protocol the gateway speaks (docs/protocols.md).
+"""``WS /v1/listen``: the streaming session the gateway speaks (see docs/stt.md for the protocol).
 
-The session buffers the caller's PCM (resampled to 16 kHz when declared at another rate) and
-transcribes it when the client says ``flush`` — the instant its VAD decides the caller stopped —
-so the reply is the final transcript of exactly that utterance. Every message gets an answer:
-``final`` with empty text on silence, an ``error`` event with a stable code on bad input.
+State machine: ``start`` (declares rate, language, interim results) -> binary PCM frames
+accumulate in the current segment -> ``flush`` decodes the segment once, answers ``final``
+(empty text on silence, never no reply) and opens the next segment. Audio is kept at the
+declared rate and resampled to 16 kHz once per decode, so there are no chunk-boundary
+artifacts from resampling small frames one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import Literal
 
-from voice_common.audio import pcm16_to_float32, resample
-from voice_common.ops import error_event
+from fastapi import WebSocket
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from voice_common.audio import PCM_SAMPLE_WIDTH
 from voice_stt import metrics
-from voice_stt.engine import SAMPLE_RATE, WhisperEngine
-from voice_stt.settings import STTSettings
+from voice_stt.engine import WhisperEngine
+from voice_stt.sessions import CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL, WireSession
+from voice_stt.settings import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, MODEL_SAMPLE_RATE, STTSettings
 
-MIN_RATE, MAX_RATE = 8000, 48000
-CLOSE_MESSAGE_TOO_BIG = 1009
-
-Send = Callable[[dict], Awaitable[None]]
+logger = logging.getLogger("voice_stt")
 
 
-@dataclass
-class Outcome:
-    """What the transport must do after a message: nothing, or close with a code."""
+class StartMessage(BaseModel):
+    """The first message of a session; unknown fields are ignored so newer clients still connect."""
 
-    close_code: int | None = None
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    type: Literal["start"]
+    sample_rate: int = MODEL_SAMPLE_RATE
+    language: str | None = None
+    interim_results: bool = False
 
 
-class ListenSession:
-    def __init__(self, engine: WhisperEngine, settings: STTSettings, send: Send) -> None:
+class ListenSession(WireSession):
+    endpoint = "listen"
+
+    def __init__(self, websocket: WebSocket, engine: WhisperEngine, settings: STTSettings) -> None:
+        super().__init__(websocket)
         self.engine = engine
         self.settings = settings
-        self.send = send
         self.session_id = uuid.uuid4().hex
         self.started = False
-        self.sample_rate = SAMPLE_RATE
+        self.sample_rate = MODEL_SAMPLE_RATE
         self.language = settings.language
-        self.interim = False
         self.segment = 0
-        self._pcm = bytearray()
-        self._partial_at_bytes = 0
-        self._partial_task: asyncio.Task | None = None
-
-    async def _error(self, code: str, message: str) -> None:
-        metrics.ERRORS.labels(code=code).inc()
-        await self.send(error_event(code, message))
+        self._audio = bytearray()
+        self._truncated = False  # utterance_too_long already reported for this segment
+        self._partials: asyncio.Task | None = None
 
     # -- control messages ---------------------------------------------------------------------
-    async def on_text(self, text: str) -> Outcome:
+    async def on_text(self, text: str) -> None:
         try:
             message = json.loads(text)
-        except json.JSONDecodeError:
-            await self._error("invalid_json", "text frames must be JSON control messages; send audio as binary")
-            return Outcome()
+        except json.JSONDecodeError as exc:
+            await self.report("invalid_json", f"text frames must be JSON: {exc}")
+            return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self._error("bad_message", 'control messages are JSON objects with a string "type"')
-            return Outcome()
-        handler = {"start": self._start, "flush": self._flush, "reset": self._reset, "stop": self._stop}.get(message["type"])
-        if handler is None:
-            await self._error("unknown_type", f"unknown message type {message['type']!r}; expected start, flush, reset or stop")
-            return Outcome()
-        if message["type"] != "start" and not self.started:
-            await self._error("not_started", 'send {"type": "start"} first')
-            return Outcome()
-        return await handler(message)
+            await self.report("bad_message", 'expected a JSON object with a string "type"')
+            return
+        kind = message["type"]
+        handlers = {"start": self._start, "flush": self._flush, "reset": self._reset, "stop": self._stop}
+        if kind not in handlers:
+            await self.report("unknown_type", f"unknown message type {kind!r}; expected one of {sorted(handlers)}")
+        elif kind == "start" and self.started:
+            await self.report("already_started", "this session has already started")
+        elif kind == "stop" and not self.started:
+            await self.close(CLOSE_NORMAL)  # nothing to flush
+        elif kind != "start" and not self.started:
+            await self.report("not_started", f'send {{"type": "start"}} before {kind!r}')
+        else:
+            await handlers[kind](message)
 
-    async def _start(self, message: dict) -> Outcome:
-        if self.started:
-            await self._error("already_started", "this session has already started")
-            return Outcome()
-        rate = message.get("sample_rate", SAMPLE_RATE)
-        if not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
-            await self._error("unsupported_sample_rate", f"sample_rate must be an integer from {MIN_RATE} to {MAX_RATE} Hz")
-            return Outcome()
-        self.sample_rate = rate
-        self.language = message.get("language") or self.settings.language
-        self.interim = bool(message.get("interim_results", False))
-        self.started = True
-        await self.send({"type": "ready", "session_id": self.session_id, "sample_rate": SAMPLE_RATE})
-        return Outcome()
-
-    async def _flush(self, _message: dict) -> Outcome:
-        asked_at = time.perf_counter()
-        if self._partial_task is not None:
-            self._partial_task.cancel()  # its result would be stale; the final supersedes it
-            self._partial_task = None
-        audio = self._audio16k()
-        self._clear()
+    async def _start(self, message: dict) -> None:
         try:
-            result = await self.engine.transcribe(audio, self.language)
-        except Exception as exc:  # noqa: BLE001 - a failed decode must not end the session
-            await self._error("transcription_failed", f"transcription failed: {exc}")
-            return Outcome()
-        latency = time.perf_counter() - asked_at
-        metrics.REQUEST_LATENCY.labels(endpoint="listen").observe(latency)
-        await self.send(
+            start = StartMessage.model_validate(message)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            field = ".".join(str(part) for part in problem["loc"])
+            await self.report("bad_message", f"start.{field}: {problem['msg']}")
+            return
+        if not MIN_SAMPLE_RATE <= start.sample_rate <= MAX_SAMPLE_RATE:
+            await self.report(
+                "unsupported_sample_rate",
+                f"sample_rate {start.sample_rate} is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
+            )
+            return
+        language = start.language or self.settings.language
+        if not self.engine.supports(language):
+            await self.report("bad_message", f"start.language: the model does not know language {language!r}")
+            return
+        self.started, self.sample_rate, self.language = True, start.sample_rate, language
+        if start.interim_results:
+            self._partials = asyncio.create_task(self._partial_loop())
+        await self.send_json({"type": "ready", "session_id": self.session_id, "sample_rate": self.sample_rate})
+
+    async def _flush(self, _message: dict | None = None) -> None:
+        """Decode the segment now (the client's VAD says the caller stopped) and start the next one."""
+        received = time.perf_counter()
+        pcm, segment = bytes(self._audio), self.segment
+        self._audio.clear()
+        self._truncated = False
+        self.segment += 1  # partials still decoding the old segment see this and are dropped
+        try:
+            transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is reported, the session goes on
+            logger.exception("decode failed (session %s, segment %d)", self.session_id, segment)
+            await self.report("transcription_failed", f"could not transcribe segment {segment}: {exc}", segment=segment)
+            return
+        latency = time.perf_counter() - received
+        metrics.REQUEST_LATENCY.labels(endpoint=self.endpoint).observe(latency)
+        await self.send_json(
             {
                 "type": "final",
-                "text": result.text,
-                "segment": self.segment,
-                "audio_ms": round(result.audio_seconds * 1000),
-                "latency_ms": round(latency * 1000, 1),
+                "text": transcript.text,
+                "segment": segment,
+                "audio_ms": round(transcript.audio_seconds * 1000),
+                "latency_ms": round(latency * 1000),
             }
         )
-        self.segment += 1
-        return Outcome()
 
-    async def _reset(self, _message: dict) -> Outcome:
-        self._clear()
-        return Outcome()
+    async def _reset(self, _message: dict) -> None:
+        self._audio.clear()
+        self._truncated = False
 
-    async def _stop(self, message: dict) -> Outcome:
-        if self._pcm:
-            await self._flush(message)
-        return Outcome(close_code=1000)
+    async def _stop(self, message: dict) -> None:
+        await self._flush(message)
+        await self.close(CLOSE_NORMAL)
 
-    # -- audio --------------------------------------------------------------------------------
-    async def on_audio(self, data: bytes) -> Outcome:
-        if len(data) > self.settings.max_frame_bytes:
-            await self._error("frame_too_large", f"audio frames may hold at most {self.settings.max_frame_bytes} bytes")
-            return Outcome(close_code=CLOSE_MESSAGE_TOO_BIG)
-        if not self.started:
-            await self._error("not_started", 'send {"type": "start"} before audio')
-            return Outcome()
-        if len(data) % 2:
-            await self._error("odd_length_frame", "PCM s16le frames must hold an even number of bytes")
-            return Outcome()
-        limit = int(self.settings.max_utterance_seconds * self.sample_rate) * 2
-        if len(self._pcm) + len(data) > limit:
-            await self._error(
-                "utterance_too_long",
-                f"more than {self.settings.max_utterance_seconds:.0f} s without a flush; the buffered audio was dropped",
+    # -- audio -----------------------------------------------------------------------------
+    async def on_audio(self, frame: bytes) -> None:
+        if len(frame) > self.settings.max_frame_bytes:
+            await self.report(
+                "frame_too_large",
+                f"binary frames are limited to {self.settings.max_frame_bytes} bytes, got {len(frame)}",
+                CLOSE_MESSAGE_TOO_BIG,
             )
-            self._clear()
-            return Outcome()
-        self._pcm.extend(data)
-        self._maybe_partial()
-        return Outcome()
+        elif not self.started:
+            await self.report("not_started", 'send {"type": "start"} before audio')
+        elif len(frame) % PCM_SAMPLE_WIDTH:
+            await self.report("odd_length_frame", f"PCM s16le frames hold whole samples; got {len(frame)} bytes")
+        else:
+            await self._append(frame)
 
-    def _maybe_partial(self) -> None:
-        interval_bytes = int(self.settings.interim_interval_seconds * self.sample_rate) * 2
-        if not self.interim or self._partial_task is not None or len(self._pcm) - self._partial_at_bytes < interval_bytes:
-            return
-        self._partial_at_bytes = len(self._pcm)
-        self._partial_task = asyncio.create_task(self._partial(self._audio16k()))
+    async def _append(self, frame: bytes) -> None:
+        room = self.settings.utterance_bytes(self.sample_rate) - len(self._audio)
+        if len(frame) > room and not self._truncated:
+            self._truncated = True
+            await self.report(
+                "utterance_too_long",
+                f"segments are limited to {self.settings.max_utterance_seconds:g} s; "
+                "audio past it is dropped until the next flush",
+                segment=self.segment,
+            )
+        self._audio += frame[: max(room, 0)]
 
-    async def _partial(self, audio) -> None:
-        try:
-            result = await self.engine.transcribe(audio, self.language)
-            await self.send({"type": "partial", "text": result.text, "segment": self.segment})
-        finally:
-            self._partial_task = None
+    # -- interim results -----------------------------------------------------------------------
+    async def _partial_loop(self) -> None:
+        """Every interval, decode the segment so far if it grew and a decode slot is free.
 
-    def _audio16k(self):
-        return resample(pcm16_to_float32(bytes(self._pcm)), self.sample_rate, SAMPLE_RATE)
+        Partials are best effort: they never queue behind another decode, and one that lands
+        after its segment was flushed is dropped, so a partial never follows its final.
+        """
+        decoded = (-1, 0)  # (segment, bytes) of the last partial decode
+        last_text = ""
+        while True:
+            await asyncio.sleep(self.settings.interim_interval_secs)
+            segment, pcm = self.segment, bytes(self._audio)
+            if not pcm or decoded == (segment, len(pcm)) or self.engine.busy:
+                continue
+            decoded = (segment, len(pcm))
+            try:
+                transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
+            except Exception:  # noqa: BLE001 - a failed partial is not worth an error; the final reports
+                logger.exception("partial decode failed (session %s)", self.session_id)
+                continue
+            if segment == self.segment and transcript.text and transcript.text != last_text:
+                last_text = transcript.text
+                await self.send_json({"type": "partial", "text": transcript.text, "segment": segment})
 
-    def _clear(self) -> None:
-        self._pcm.clear()
-        self._partial_at_bytes = 0
-
-    def close(self) -> None:
-        if self._partial_task is not None:
-            self._partial_task.cancel()
+    async def finish(self) -> None:
+        if self._partials is not None:
+            self._partials.cancel()

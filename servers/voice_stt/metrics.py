@@ -1,25 +1,33 @@
-"""Prometheus metrics of the STT server (own registry, served at /metrics)."""
+"""Prometheus metrics of the STT server, in their own registry (``GET /metrics``).
+
+Latency buckets come from the latency budget's STT stage, so p50/p95 around the budget are precise.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from voice_common.budget import load_budget
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUEST_LATENCY = Histogram(
     "stt_request_latency_seconds",
-    "Time to produce a transcript once it was asked for (flush, utterance or HTTP request).",
+    "Time to a transcript: flush -> final (listen), frame -> reply (ws), request -> response (transcriptions).",
     ["endpoint"],
-    buckets=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+    buckets=load_budget()["stt"].histogram_buckets_seconds(),
     registry=REGISTRY,
 )
-AUDIO_SECONDS = Counter("stt_audio_seconds_total", "Seconds of audio transcribed.", registry=REGISTRY)
+AUDIO_SECONDS = Counter(
+    "stt_audio_seconds",
+    "Seconds of audio transcribed (partials re-decode their segment and count again).",
+    registry=REGISTRY,
+)
 REAL_TIME_FACTOR = Histogram(
     "stt_real_time_factor",
-    "Decode time divided by audio duration (below 1 is faster than real time).",
-    buckets=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
+    "Decode time / audio duration of each decode (below 1 = faster than real time).",
+    buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
     registry=REGISTRY,
 )
-ACTIVE_SESSIONS = Gauge("stt_active_sessions", "Open streaming sessions (/v1/listen and /ws).", registry=REGISTRY)
-QUEUE_DEPTH = Gauge("stt_queue_depth", "Transcriptions waiting for a decoder slot.", registry=REGISTRY)
-ERRORS = Counter("stt_errors_total", "Errors reported to clients, by code.", ["code"], registry=REGISTRY)
+ACTIVE_SESSIONS = Gauge("stt_active_sessions", "Open /v1/listen and /ws sessions.", registry=REGISTRY)
+ERRORS = Counter("stt_errors", "Errors reported to clients, by stable error code.", ["code"], registry=REGISTRY)

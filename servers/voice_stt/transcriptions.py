@@ -1,0 +1,128 @@
+"""``POST /v1/audio/transcriptions``: OpenAI-compatible file transcription.
+
+Takes what OpenAI's clients send (multipart ``file``, ``model``, ``language``,
+``response_format``; other fields such as ``temperature`` are accepted and ignored), plus
+``sample_rate`` for raw PCM uploads. Errors use OpenAI's shape
+``{"error": {"code", "message", "param"}}`` so those clients surface them properly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import wave
+from typing import Literal
+
+from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from voice_common.audio import PCM_SAMPLE_WIDTH, read_wav
+from voice_stt import metrics
+from voice_stt.engine import Transcript, WhisperEngine
+from voice_stt.settings import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STTSettings
+
+logger = logging.getLogger("voice_stt")
+
+ResponseFormat = Literal["json", "text", "verbose_json"]
+
+
+class ApiError(Exception):
+    """An HTTP error with a stable code, rendered in OpenAI's error shape."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.param = status, code, message, param
+
+
+def _error_response(error: ApiError) -> JSONResponse:
+    metrics.ERRORS.labels(code=error.code).inc()
+    body = {"error": {"code": error.code, "message": error.message, "param": error.param}}
+    return JSONResponse(body, status_code=error.status)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Render ApiError and FastAPI's own validation errors (missing file, bad field types) alike."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = exc.errors()[0]
+        param = str(problem["loc"][-1]) if problem.get("loc") else None
+        return _error_response(ApiError(400, "invalid_request", f"{param}: {problem['msg']}", param))
+
+
+def _pcm_of_upload(data: bytes, sample_rate: int | None) -> tuple[bytes, int]:
+    """A 16-bit WAV file, or raw s16le mono PCM when the client says its ``sample_rate``."""
+    if data[:4] == b"RIFF":
+        try:
+            pcm, rate = read_wav(data)
+        except (wave.Error, ValueError, EOFError) as exc:  # bad header, not 16-bit, truncated
+            raise ApiError(400, "unsupported_format", f"unreadable WAV file: {exc}", "file") from exc
+    elif sample_rate is None:
+        raise ApiError(
+            400, "unsupported_format", "send a 16-bit WAV file, or raw s16le mono PCM with the sample_rate field", "file"
+        )
+    elif len(data) % PCM_SAMPLE_WIDTH:
+        raise ApiError(400, "odd_length_frame", f"raw PCM s16le holds whole samples; got {len(data)} bytes", "file")
+    else:
+        pcm, rate = data, sample_rate
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ApiError(
+            400, "unsupported_sample_rate", f"sample rate {rate} is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz", "sample_rate"
+        )
+    return pcm, rate
+
+
+def _render(transcript: Transcript, response_format: ResponseFormat) -> JSONResponse | PlainTextResponse:
+    if response_format == "text":
+        return PlainTextResponse(transcript.text)
+    if response_format == "json":
+        return JSONResponse({"text": transcript.text})
+    return JSONResponse(
+        {
+            "task": "transcribe",
+            "language": transcript.language,
+            "duration": transcript.audio_seconds,
+            "text": transcript.text,
+            "segments": [
+                {"id": index, "start": s.start, "end": s.end, "text": s.text}
+                for index, s in enumerate(transcript.segments)
+            ],
+        }
+    )
+
+
+def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/audio/transcriptions", response_model=None)
+    async def transcriptions(
+        file: UploadFile = File(...),
+        model: str = Form("whisper-1"),  # noqa: ARG001 - accepted for compatibility; one model is served
+        language: str | None = Form(None),
+        response_format: ResponseFormat = Form("json"),
+        sample_rate: int | None = Form(None),
+    ) -> JSONResponse | PlainTextResponse:
+        started = time.perf_counter()
+        if not engine.ready:
+            raise ApiError(503, "not_ready", "the model is still loading; retry shortly")
+        data = await file.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise ApiError(413, "file_too_large", f"files are limited to {settings.max_upload_bytes} bytes", "file")
+        pcm, rate = _pcm_of_upload(data, sample_rate)
+        language = language or settings.language
+        if not engine.supports(language):
+            raise ApiError(400, "unsupported_language", f"the model does not know language {language!r}", "language")
+        try:
+            transcript = await engine.transcribe(pcm, rate, language, timestamps=response_format == "verbose_json")
+        except Exception as exc:  # noqa: BLE001 - reported as a 500 with a stable code
+            logger.exception("decode failed on /v1/audio/transcriptions")
+            raise ApiError(500, "transcription_failed", f"could not transcribe: {exc}") from exc
+        metrics.REQUEST_LATENCY.labels(endpoint="transcriptions").observe(time.perf_counter() - started)
+        return _render(transcript, response_format)
+
+    return router
