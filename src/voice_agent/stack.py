@@ -45,6 +45,8 @@ def stack_specs(
                 "--host", host,
                 "--port", str(ports.llm),
                 "--n_ctx", "2048",
+                # The default aborts the request in flight when another arrives: another caller's reply.
+                "--interrupt_requests", "false",
                 "--verbose", "false",
             ),
             ports.llm,

@@ -73,7 +73,8 @@ def _start_llm(models_dir) -> ServiceProcess:
     spec = ServiceSpec(
         "llm-doomed",
         python_module("llama_cpp.server", "--model", str(models_dir / "llm" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
-                      "--model_alias", LLM_MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port), "--verbose", "false"),
+                      "--model_alias", LLM_MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port), "--verbose", "false",
+                      "--interrupt_requests", "false"),
         port,
         ready_path="/v1/models",
     )
