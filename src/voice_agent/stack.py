@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_agent.processes import ServiceSpec, python_module
+from voice_common.models import LLM_GGUF_NAME
 
 LLM_MODEL_ALIAS = "smollm2"
 
@@ -27,6 +28,26 @@ def default_models_dir() -> Path:
     return Path(os.environ.get("VOICE_MODELS_DIR", "models")).resolve()
 
 
+def llm_spec(models_dir: Path, port: int, name: str = "llm", host: str = "127.0.0.1") -> ServiceSpec:
+    """llama.cpp's OpenAI-compatible server with the small instruct model (the CPU stand-in for vLLM)."""
+    return ServiceSpec(
+        name,
+        python_module(
+            "llama_cpp.server",
+            "--model", str(models_dir / "llm" / LLM_GGUF_NAME),
+            "--model_alias", LLM_MODEL_ALIAS,
+            "--host", host,
+            "--port", str(port),
+            "--n_ctx", "2048",
+            # The default aborts the request in flight when another arrives: another caller's reply.
+            "--interrupt_requests", "false",
+            "--verbose", "false",
+        ),
+        port,
+        ready_path="/v1/models",
+    )
+
+
 def stack_specs(
     models_dir: Path, ports: StackPorts = StackPorts(), gateway_env: dict[str, str] | None = None
 ) -> list[ServiceSpec]:
@@ -36,22 +57,7 @@ def stack_specs(
     return [
         ServiceSpec("stt", python_module("voice_stt"), ports.stt, env={**common, "STT_HOST": host, "STT_PORT": str(ports.stt)}),
         ServiceSpec("tts", python_module("voice_tts"), ports.tts, env={**common, "TTS_HOST": host, "TTS_PORT": str(ports.tts)}),
-        ServiceSpec(
-            "llm",
-            python_module(
-                "llama_cpp.server",
-                "--model", str(models_dir / "llm" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
-                "--model_alias", LLM_MODEL_ALIAS,
-                "--host", host,
-                "--port", str(ports.llm),
-                "--n_ctx", "2048",
-                # The default aborts the request in flight when another arrives: another caller's reply.
-                "--interrupt_requests", "false",
-                "--verbose", "false",
-            ),
-            ports.llm,
-            ready_path="/v1/models",
-        ),
+        llm_spec(models_dir, ports.llm),
         ServiceSpec(
             "gateway",
             python_module("voice_gateway"),

@@ -12,8 +12,8 @@ import websockets
 
 from support import LOG_DIR, free_port, start_service
 from voice_agent.client import Caller
-from voice_agent.processes import ServiceSpec, ServiceProcess, python_module
-from voice_agent.stack import LLM_MODEL_ALIAS
+from voice_agent.processes import ServiceProcess
+from voice_agent.stack import llm_spec
 
 pytestmark = pytest.mark.slow
 
@@ -69,16 +69,7 @@ async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with
 
 
 def _start_llm(models_dir) -> ServiceProcess:
-    port = free_port()
-    spec = ServiceSpec(
-        "llm-doomed",
-        python_module("llama_cpp.server", "--model", str(models_dir / "llm" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
-                      "--model_alias", LLM_MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port), "--verbose", "false",
-                      "--interrupt_requests", "false"),
-        port,
-        ready_path="/v1/models",
-    )
-    proc = ServiceProcess(spec, LOG_DIR)
+    proc = ServiceProcess(llm_spec(models_dir, free_port(), name="llm-doomed"), LOG_DIR)
     proc.wait_ready(120)
     return proc
 
