@@ -13,32 +13,19 @@ from voice_common.budget import load_budget
 REGISTRY = CollectorRegistry(auto_describe=True)
 _BUDGET = load_budget()
 
-# stage name in the budget -> the histogram that measures it
-STAGE_HISTOGRAMS: dict[str, Histogram] = {
-    "stt": Histogram(
-        "voice_stt_latency_seconds",
-        "STT latency: end of the caller's speech (VAD) to the final transcript.",
-        buckets=_BUDGET["stt"].histogram_buckets_seconds(),
-        registry=REGISTRY,
-    ),
-    "llm_ttft": Histogram(
-        "voice_llm_ttft_seconds",
-        "LLM time to first token, measured by the gateway.",
-        buckets=_BUDGET["llm_ttft"].histogram_buckets_seconds(),
-        registry=REGISTRY,
-    ),
-    "tts_ttfb": Histogram(
-        "voice_tts_ttfb_seconds",
-        "TTS time to first audio byte, measured by the gateway.",
-        buckets=_BUDGET["tts_ttfb"].histogram_buckets_seconds(),
-        registry=REGISTRY,
-    ),
-    "mouth_to_ear": Histogram(
+# stage name in the budget -> (metric name, what it measures); buckets come from the stage's budget
+_STAGE_METRICS = {
+    "stt": ("voice_stt_latency_seconds", "STT latency: end of the caller's speech (VAD) to the final transcript."),
+    "llm_ttft": ("voice_llm_ttft_seconds", "LLM time to first token, measured by the gateway."),
+    "tts_ttfb": ("voice_tts_ttfb_seconds", "TTS time to first audio byte, measured by the gateway."),
+    "mouth_to_ear": (
         "voice_mouth_to_ear_seconds",
         "End of the caller's speech to the first bot audio sent to the caller (server side).",
-        buckets=_BUDGET["mouth_to_ear"].histogram_buckets_seconds(),
-        registry=REGISTRY,
     ),
+}
+STAGE_HISTOGRAMS: dict[str, Histogram] = {
+    stage: Histogram(name, doc, buckets=_BUDGET[stage].histogram_buckets_seconds(), registry=REGISTRY)
+    for stage, (name, doc) in _STAGE_METRICS.items()
 }
 
 TURNS = Counter("voice_turns_total", "Completed user->bot turns.", registry=REGISTRY)
