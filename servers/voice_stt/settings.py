@@ -36,6 +36,12 @@ class STTSettings(BaseSettings):
     beam_size: int = Field(default=1, ge=1, description="1 = greedy decoding, the lowest latency")
     cpu_threads: int = Field(default=0, ge=0, description="threads per transcription; 0 = CTranslate2's default")
     language: str = Field(default="en", description="default language; a session's `start` may override it")
+    encoder_window_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=30,
+        description="shortest encoder window for short audio (Whisper's own: 30 = upstream behaviour, slowest)",
+    )
 
     # Concurrency and limits.
     max_sessions: int = Field(default=16, ge=1, description="open /v1/listen + /ws sessions; more get too_many_sessions")

@@ -3,6 +3,8 @@ before the model is ready (``not_ready``), and a decoder that fails (``transcrip
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -13,6 +15,7 @@ from voice_stt.settings import STTSettings
 
 class BrokenModel:
     supported_languages = ["en"]
+    window = SimpleNamespace(frames=None)
 
     def transcribe(self, *args: object, **kwargs: object) -> None:
         raise RuntimeError("decoder exploded")
