@@ -21,6 +21,7 @@ logger = logging.getLogger("voice_stt")
 
 CLOSE_NORMAL = 1000
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 
 
@@ -111,6 +112,9 @@ class SessionLimiter:
         metrics.ACTIVE_SESSIONS.set(self.active)
         try:
             await session.run()
+        except Exception:  # a bug hit by one session must not leave its client waiting for a reply
+            logger.exception("%s session failed", session.endpoint)
+            await session.report("internal_error", "the server failed this session; reconnect", CLOSE_INTERNAL_ERROR)
         finally:
             self.active -= 1
             metrics.ACTIVE_SESSIONS.set(self.active)
