@@ -10,8 +10,9 @@ Two ways to get a transcript from the same server, model and decode settings:
 
 Both run against a server with our default short encoder window and against one with
 Whisper's full 30 s window (``STT_ENCODER_WINDOW_SECONDS=30``, what faster-whisper does by
-default and what the seed decoded). Servers run one at a time on free loopback ports through
-``voice_agent.processes``, one request at a time. Prints markdown to stdout; asserts nothing.
+default and what the seed decoded). Both servers run at once on free loopback ports (started
+through ``voice_agent.processes``, as the tests do) and get requests in turn, one at a time,
+so background load hits every row alike. Prints markdown to stdout; asserts nothing.
 
     .venv/bin/python bench/bench_stt.py --runs 10
 """
@@ -34,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from machine import machine_description, percentile  # noqa: E402
-from support import LOG_DIR, MODELS_DIR, free_port, spoken  # noqa: E402
+from support import spoken, start_service  # noqa: E402
 
-from voice_agent.processes import ServiceProcess, ServiceSpec, python_module  # noqa: E402
+from voice_agent.processes import ServiceProcess  # noqa: E402
 
 SAMPLE_RATE = 16000
 FRAME_BYTES = 640  # 20 ms, what the gateway sends
@@ -93,36 +94,22 @@ async def whole(base: str, pcm: bytes) -> tuple[float, str]:
 PATHS = {"streamed + flush (/v1/listen, ours)": streamed, "whole after end (/ws, seed)": whole}
 
 
-async def measure(base: str, runs: int) -> dict[tuple[str, float], Samples]:
-    results: dict[tuple[str, float], Samples] = {}
+async def measure(bases: dict[str, str], runs: int) -> dict[tuple[str, str, float], Samples]:
+    """Every (server, path) in turn for each run, so background load on this machine hits all rows alike."""
+    results: dict[tuple[str, str, float], Samples] = {}
     for seconds in UTTERANCES:
         pcm = utterance(seconds)
-        for path, run in PATHS.items():
-            await run(base, pcm)  # untimed: first-use costs of this length and path
+        for base in bases.values():
+            for run in PATHS.values():
+                await run(base, pcm)  # untimed: first-use costs of this length and path
         for _ in range(runs):
-            for path, run in PATHS.items():  # interleaved, so background load hits both alike
-                latency, text = await run(base, pcm)
-                samples = results.setdefault((path, seconds), Samples())
-                samples.latencies_s.append(latency)
-                samples.correct += words_ok(text, seconds)
+            for server, base in bases.items():
+                for path, run in PATHS.items():
+                    latency, text = await run(base, pcm)
+                    samples = results.setdefault((server, path, seconds), Samples())
+                    samples.latencies_s.append(latency)
+                    samples.correct += words_ok(text, seconds)
     return results
-
-
-def start_server(env: dict[str, str]) -> ServiceProcess:
-    port = free_port()
-    spec = ServiceSpec(
-        name=f"bench-stt-{port}",
-        argv=python_module("voice_stt"),
-        port=port,
-        env={"STT_HOST": "127.0.0.1", "STT_PORT": str(port), "VOICE_MODELS_DIR": str(MODELS_DIR), **env},
-    )
-    proc = ServiceProcess(spec, LOG_DIR)
-    try:
-        proc.wait_ready(300)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc
 
 
 def main() -> None:
@@ -132,12 +119,14 @@ def main() -> None:
     for seconds in UTTERANCES:
         utterance(seconds)  # synthesize before any server runs
     load_before = os.getloadavg()
-    table: dict[str, dict[tuple[str, float], Samples]] = {}
-    for server, env in SERVERS.items():
-        proc = start_server(env)
-        try:
-            table[server] = asyncio.run(measure(proc.spec.base_url.replace("http://", "ws://"), args.runs))
-        finally:
+    servers: dict[str, ServiceProcess] = {}
+    try:
+        for server, env in SERVERS.items():
+            servers[server] = start_service("stt", "voice_stt", env, ready_timeout_s=300)
+        bases = {server: proc.spec.base_url.replace("http://", "ws://") for server, proc in servers.items()}
+        results = asyncio.run(measure(bases, args.runs))
+    finally:
+        for proc in servers.values():
             proc.stop()
     load_after = os.getloadavg()
 
@@ -145,15 +134,14 @@ def main() -> None:
     print(f"Machine: {machine_description()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after\n")
     print("whisper-base, CTranslate2 int8 on CPU, beam 1, defaults otherwise. Latency is measured by the client")
     print("from the end of the utterance (flush sent / whole utterance sent) to the transcript.\n")
-    print("| server decode | path | utterance | p50 ms | p95 ms | RTF p50 | words ok |")
+    print("| utterance | server decode | path | p50 ms | p95 ms | RTF p50 | words ok |")
     print("|---|---|---|---|---|---|---|")
-    for server, results in table.items():
-        for (path, seconds), samples in results.items():
-            p50, p95 = percentile(samples.latencies_s, 50), percentile(samples.latencies_s, 95)
-            print(
-                f"| {server} | {path} | {seconds:.0f} s | {p50 * 1000:.0f} | {p95 * 1000:.0f} "
-                f"| {p50 / seconds:.3f} | {samples.correct}/{len(samples.latencies_s)} |"
-            )
+    for (server, path, seconds), samples in results.items():
+        p50, p95 = percentile(samples.latencies_s, 50), percentile(samples.latencies_s, 95)
+        print(
+            f"| {seconds:.0f} s | {server} | {path} | {p50 * 1000:.0f} | {p95 * 1000:.0f} "
+            f"| {p50 / seconds:.3f} | {samples.correct}/{len(samples.latencies_s)} |"
+        )
     print(
         "\nWhat differs, honestly: both paths decode the whole utterance once, with the same model and settings"
         " (no incremental decoding: the streaming path does not decode only a tail at flush). The streaming"
