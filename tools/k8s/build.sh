@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Build kube-apiserver, kube-controller-manager, kube-scheduler and kwok from the Go module proxy
+# (the module in this directory) into a cache directory outside the repository, once per machine.
+#
+#   tools/k8s/build.sh            build if missing or stale, print the bin directory
+#   tools/k8s/build.sh --print    only print the bin directory (builds nothing)
+#   tools/k8s/build.sh --check    exit 0 if the cached binaries are present and current
+#
+# The cache: ${VOICE_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent-stack}/k8s-<version>/bin,
+# with a stamp of go.mod, go.sum and the build flags, so editing the module (e.g. a version bump) rebuilds.
+# A Go >= 1.21 on PATH (or /usr/local/go/bin/go) is enough: GOTOOLCHAIN=auto fetches the 1.26
+# toolchain go.mod asks for from the module proxy; with no Go at all one is fetched from the proxy.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+K8S_VERSION="$(sed -n 's/^[[:space:]]*k8s.io\/kubernetes v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
+KWOK_VERSION="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/kwok v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
+[[ -n "$K8S_VERSION" && -n "$KWOK_VERSION" ]] || { echo "no k8s.io/kubernetes or sigs.k8s.io/kwok version in $HERE/go.mod" >&2; exit 1; }
+GO_FALLBACK_VERSION=1.26.8
+CACHE_ROOT="${VOICE_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent-stack}"
+CACHE_DIR="$CACHE_ROOT/k8s-v$K8S_VERSION"
+BIN_DIR="$CACHE_DIR/bin"
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok)
+STAGES=kwok-stages.yaml
+PACKAGES=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+  k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok)
+
+# Version stamps as the upstream release builds set them (hack/lib/version.sh, kwok hack/releases.sh):
+# without them /version says v0.0.0-master and helm's kubeVersion checks fail.
+LDFLAGS="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  LDFLAGS+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=${K8S_VERSION%%.*}"
+  minor="${K8S_VERSION#*.}"; LDFLAGS+=" -X $pkg.gitMinor=${minor%%.*}"
+  LDFLAGS+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+LDFLAGS+=" -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=v$K8S_VERSION"
+
+stamp() { { cat "$HERE/go.mod" "$HERE/go.sum"; echo "CGO_ENABLED=0 -trimpath $LDFLAGS"; } | sha256sum | cut -d' ' -f1; }
+
+binaries_current() {
+  [[ -f "$CACHE_DIR/stamp" && "$(cat "$CACHE_DIR/stamp")" == "$(stamp)" ]] || return 1
+  for b in "${BINARIES[@]}"; do [[ -x "$BIN_DIR/$b" ]] || return 1; done
+}
+current() { binaries_current && [[ -f "$BIN_DIR/$STAGES" ]]; }
+
+# The kwok binary has no built-in behaviour: it needs Stage objects. These are the defaults kwokctl
+# gives it (pkg/kwokctl/runtime/cluster.go), from the same module version: node initialize +
+# heartbeat with a lease, pod ready/complete/delete.
+write_stages() {
+  local dir
+  dir="$(cd "$HERE" && GOFLAGS=-mod=readonly "$GO_BIN" mod download -json sigs.k8s.io/kwok | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -d "$dir/kustomize/stage" ]] || { echo "sigs.k8s.io/kwok source not found (got '$dir')" >&2; exit 1; }
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo "---"; grep -v '^#' "$dir/kustomize/stage/$f"
+  done > "$1"
+}
+
+case "${1:-}" in
+  --print) echo "$BIN_DIR"; exit 0 ;;
+  --check) current; exit $? ;;
+  "") ;;
+  *) echo "usage: $0 [--print|--check]" >&2; exit 2 ;;
+esac
+
+if current; then echo "$BIN_DIR"; exit 0; fi
+
+find_go() {
+  local g
+  for g in "${GO:-}" "$(command -v go || true)" /usr/local/go/bin/go "$CACHE_ROOT/go$GO_FALLBACK_VERSION/bin/go"; do
+    [[ -n "$g" && -x "$g" ]] && { echo "$g"; return 0; }
+  done
+  # No Go on this machine: the toolchain is a module on the proxy (a zip of the official release).
+  local zip="$CACHE_ROOT/go-toolchain.zip" tmp="$CACHE_ROOT/go-toolchain.tmp"
+  local mod="golang.org/toolchain@v0.0.1-go$GO_FALLBACK_VERSION.linux-amd64"
+  mkdir -p "$CACHE_ROOT" && rm -rf "$tmp" && mkdir -p "$tmp"
+  curl -fsSL -o "$zip" "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_FALLBACK_VERSION.linux-amd64.zip" >&2
+  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$zip" "$tmp"
+  rm -rf "$CACHE_ROOT/go$GO_FALLBACK_VERSION" && mv "$tmp/$mod" "$CACHE_ROOT/go$GO_FALLBACK_VERSION"
+  chmod +x "$CACHE_ROOT/go$GO_FALLBACK_VERSION"/bin/* "$CACHE_ROOT/go$GO_FALLBACK_VERSION"/pkg/tool/*/*
+  rm -rf "$tmp" "$zip"
+  echo "$CACHE_ROOT/go$GO_FALLBACK_VERSION/bin/go"
+}
+GO_BIN="$(find_go)"
+
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/.lock"
+flock 9  # two `make` runs on one machine build once
+if current; then echo "$BIN_DIR"; exit 0; fi
+if binaries_current; then write_stages "$BIN_DIR/$STAGES"; echo "$BIN_DIR"; exit 0; fi
+
+tmp="$(mktemp -d "$CACHE_DIR/build.XXXXXX")" && chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s)
+echo ">> building ${BINARIES[*]} (Kubernetes v$K8S_VERSION, kwok v$KWOK_VERSION) with $("$GO_BIN" version) into $BIN_DIR" >&2
+echo ">> (a cold build takes a while on few cores: see docs/cluster-tests.md)" >&2
+(
+  cd "$HERE"
+  export CGO_ENABLED=0 GOFLAGS="-p=${BUILD_JOBS:-2} -mod=readonly -trimpath" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+  "$GO_BIN" build -ldflags "$LDFLAGS" -o "$tmp/" "${PACKAGES[@]}"
+)
+write_stages "$tmp/$STAGES"
+for b in "${BINARIES[@]}"; do [[ -x "$tmp/$b" ]] || { echo "build produced no $b" >&2; exit 1; }; done
+rm -rf "$BIN_DIR" && mv "$tmp" "$BIN_DIR" && trap - EXIT
+stamp > "$CACHE_DIR/stamp"
+echo ">> built in $(( $(date +%s) - start ))s:" >&2
+(cd "$BIN_DIR" && ls -l "${BINARIES[@]}" >&2)
+echo "$BIN_DIR"
