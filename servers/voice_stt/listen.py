@@ -52,6 +52,7 @@ class ListenSession(WireSession):
         self.language = settings.language
         self.segment = 0
         self._audio = bytearray()
+        self._epoch = 0  # bumped whenever the buffer is emptied (flush, reset): stale partials are dropped
         self._truncated = False  # utterance_too_long already reported for this segment
         self._partials: asyncio.Task | None = None
 
@@ -105,9 +106,8 @@ class ListenSession(WireSession):
         """Decode the segment now (the client's VAD says the caller stopped) and start the next one."""
         received = time.perf_counter()
         pcm, segment = bytes(self._audio), self.segment
-        self._audio.clear()
-        self._truncated = False
-        self.segment += 1  # partials still decoding the old segment see this and are dropped
+        self._clear()
+        self.segment += 1
         try:
             transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is reported, the session goes on
@@ -127,7 +127,11 @@ class ListenSession(WireSession):
         )
 
     async def _reset(self, _message: dict) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self._audio.clear()
+        self._epoch += 1
         self._truncated = False
 
     async def _stop(self, message: dict) -> None:
@@ -166,22 +170,22 @@ class ListenSession(WireSession):
         """Every interval, decode the segment so far if it grew and a decode slot is free.
 
         Partials are best effort: they never queue behind another decode, and one that lands
-        after its segment was flushed is dropped, so a partial never follows its final.
+        after its audio was flushed or reset is dropped, so a partial never follows its final.
         """
-        decoded = (-1, 0)  # (segment, bytes) of the last partial decode
+        decoded = (-1, 0)  # (epoch, bytes) of the last partial decode
         last_text = ""
         while True:
             await asyncio.sleep(self.settings.interim_interval_secs)
-            segment, pcm = self.segment, bytes(self._audio)
-            if not pcm or decoded == (segment, len(pcm)) or self.engine.busy:
+            epoch, segment, pcm = self._epoch, self.segment, bytes(self._audio)
+            if not pcm or decoded == (epoch, len(pcm)) or self.engine.busy:
                 continue
-            decoded = (segment, len(pcm))
+            decoded = (epoch, len(pcm))
             try:
                 transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
             except Exception:  # noqa: BLE001 - a failed partial is not worth an error; the final reports
                 logger.exception("partial decode failed (session %s)", self.session_id)
                 continue
-            if segment == self.segment and transcript.text and transcript.text != last_text:
+            if epoch == self._epoch and transcript.text and transcript.text != last_text:
                 last_text = transcript.text
                 await self.send_json({"type": "partial", "text": transcript.text, "segment": segment})
 
