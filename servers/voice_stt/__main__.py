@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import uvicorn
 
@@ -17,8 +16,6 @@ def main() -> None:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # it logs every decode at INFO
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws_max_size=settings.ws_max_message_bytes)
-    if app.state.load_failed:
-        sys.exit(1)
 
 
 if __name__ == "__main__":

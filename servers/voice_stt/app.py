@@ -33,17 +33,16 @@ def create_app(settings: STTSettings | None = None) -> FastAPI:
     engine = WhisperEngine(settings)
     sessions = SessionLimiter(settings.max_sessions, engine)
 
-    async def load_model(app: FastAPI) -> None:
+    async def load_model() -> None:
         try:
             await engine.start()
         except Exception:
             logger.exception("could not load the model from %s", settings.model_path)
-            app.state.load_failed = True
-            signal.raise_signal(signal.SIGTERM)  # uvicorn shuts down; __main__ exits non-zero
+            signal.raise_signal(signal.SIGTERM)  # uvicorn shuts down, then re-raises it: exit status 143
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(load_model(app))
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(load_model())
         yield
         loading.cancel()
         engine.close()
@@ -51,7 +50,6 @@ def create_app(settings: STTSettings | None = None) -> FastAPI:
     app = FastAPI(title="voice-stt", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.load_failed = False
 
     async def readiness() -> tuple[bool, dict]:
         return engine.ready, {
