@@ -1,22 +1,36 @@
-"""FastAPI app of the TTS server: OpenAI-compatible streaming speech, voices, WebSocket, probes."""
+"""FastAPI app of the TTS server: OpenAI-compatible streaming speech, voices, WebSocket, probes.
+
+The model loads in the background after the server starts, so ``/health`` answers at once
+(liveness) while ``/ready`` stays 503 until the model is loaded and warmed up; until then
+speech requests get 503 ``not_ready``. A model that fails to load stops the process: a crash is
+visible to Kubernetes and to the local supervisor, an alive-but-never-ready server is not.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from voice_common.audio import PCM_SAMPLE_WIDTH
-from voice_common.ops import add_ops_routes
+from voice_common.audio import PCM_SAMPLE_WIDTH, wav_bytes
+from voice_common.ops import add_ops_routes, error_event
 from voice_tts import metrics
 from voice_tts.engine import SAMPLE_RATE, KokoroEngine
 from voice_tts.requests import RequestError, check_speech
 from voice_tts.settings import TTSSettings
-from voice_tts.ws import SpeechSession
+from voice_tts.ws import CLOSE_TRY_AGAIN_LATER, SpeechSession
+
+logger = logging.getLogger("voice_tts")
+
+PCM_MEDIA_TYPE = f"audio/pcm;rate={SAMPLE_RATE};encoding=s16le;channels=1"
+NOT_READY = RequestError("not_ready", "the model is still loading; retry when /ready answers 200", "model")
 
 
 def streaming_wav_header(sample_rate: int = SAMPLE_RATE) -> bytes:
@@ -40,12 +54,23 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
     settings = settings or TTSSettings()
     engine = KokoroEngine(settings)
 
+    async def load_model() -> None:
+        try:
+            await engine.start()
+        except Exception:
+            logger.exception("could not load the model from %s with voices %s", settings.model_path, settings.voices_path)
+            signal.raise_signal(signal.SIGTERM)  # uvicorn shuts down, then re-raises it: exit status 143
+
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        await engine.warm_up()
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(load_model())
         yield
+        loading.cancel()
+        engine.close()
 
     app = FastAPI(title="voice-tts", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
 
     async def readiness() -> tuple[bool, dict]:
         return engine.ready, {"model": settings.model_path, "device": settings.device, "voices": len(engine.voices)}
@@ -53,19 +78,24 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
     add_ops_routes(app, readiness, registry=metrics.REGISTRY)
 
     @app.get("/v1/audio/voices")
-    async def voices() -> dict:
-        return {"voices": engine.voices, "default": settings.default_voice}
+    async def voices() -> Response:
+        if not engine.ready:
+            return _error(NOT_READY, 503)
+        return JSONResponse({"voices": engine.voices, "default": settings.default_voice})
 
     @app.post("/v1/audio/speech")
-    async def speech(request: Request):
+    async def speech(request: Request) -> Response:
         received_at = time.perf_counter()
+        if not engine.ready:
+            return _error(NOT_READY, 503)
         try:
             body = await request.json()
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return _error(RequestError("invalid_json", "the request body must be JSON", "body"))
         if not isinstance(body, dict):
             return _error(RequestError("invalid_json", "the request body must be a JSON object", "body"))
         response_format = body.get("response_format", "wav")
+        stream = body.get("stream", True)
         try:
             text, voice, speed = check_speech(
                 body.get("input"),
@@ -76,14 +106,14 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
                 model=body.get("model", "kokoro"),
                 response_format=response_format,
             )
+            if not isinstance(stream, bool):
+                raise RequestError("invalid_stream", "stream must be true or false", "stream")
         except RequestError as exc:
             return _error(exc)
 
         async def audio() -> AsyncIterator[bytes]:
             metrics.ACTIVE_STREAMS.inc()
             try:
-                if response_format == "wav":
-                    yield streaming_wav_header()
                 first = True
                 async for piece in engine.stream(text, voice, speed):
                     if first:
@@ -93,12 +123,30 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
             finally:
                 metrics.ACTIVE_STREAMS.dec()
 
-        media_type = "audio/wav" if response_format == "wav" else f"audio/pcm;rate={SAMPLE_RATE};encoding=s16le;channels=1"
-        return StreamingResponse(audio(), media_type=media_type, headers={"X-Sample-Rate": str(SAMPLE_RATE)})
+        headers = {"X-Sample-Rate": str(SAMPLE_RATE)}
+        if not stream:  # one body with exact sizes, for clients that want a plain file
+            pcm = b"".join([piece async for piece in audio()])
+            if response_format == "wav":
+                return Response(wav_bytes(pcm, SAMPLE_RATE), media_type="audio/wav", headers=headers)
+            return Response(pcm, media_type=PCM_MEDIA_TYPE, headers=headers)
+
+        async def with_header() -> AsyncIterator[bytes]:
+            yield streaming_wav_header()
+            async for piece in audio():
+                yield piece
+
+        if response_format == "wav":
+            return StreamingResponse(with_header(), media_type="audio/wav", headers=headers)
+        return StreamingResponse(audio(), media_type=PCM_MEDIA_TYPE, headers=headers)
 
     @app.websocket("/ws")
     async def websocket(websocket: WebSocket) -> None:
         await websocket.accept()
+        if not engine.ready:
+            metrics.ERRORS.labels(code=NOT_READY.code).inc()
+            await websocket.send_json(error_event(NOT_READY.code, NOT_READY.message))
+            await websocket.close(CLOSE_TRY_AGAIN_LATER)
+            return
         await SpeechSession(websocket, engine).run()
 
     return app

@@ -1,76 +1,151 @@
 """The one shared Kokoro model, streaming chunk by chunk without blocking the event loop.
 
-Each text chunk is synthesized in a worker thread (ONNX Runtime releases the GIL) behind a
-semaphore, so several requests stream at once and none blocks another's first byte beyond
-the slot it waits for; a cancelled stream stops before its next chunk.
+The model loads in the background (``start``), so ``/health`` answers at once and ``/ready``
+turns 200 only once it is loaded and warmed up. Each text chunk is synthesized in a worker
+thread (ONNX Runtime releases the GIL) behind a semaphore the size of the thread pool, so
+several requests stream at once and none blocks another's first byte beyond the slot it waits
+for. A cancelled stream (barge-in, a client gone) terminates its ONNX run mid-chunk, so the
+slot and the CPU/GPU are free at once instead of after the chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import onnxruntime as ort
 from kokoro_onnx import Kokoro
 
-from voice_common.audio import float32_to_pcm16
+from voice_common.audio import PCM_SAMPLE_WIDTH, float32_to_pcm16
 from voice_tts import metrics
 from voice_tts.chunking import chunk_text
 from voice_tts.settings import TTSSettings
+
+logger = logging.getLogger("voice_tts")
 
 SAMPLE_RATE = 24000
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
-def _session(settings: TTSSettings) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    if settings.intra_op_threads:
-        options.intra_op_num_threads = settings.intra_op_threads
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if settings.device == "cuda" else ["CPUExecutionProvider"]
-    return ort.InferenceSession(settings.model_path, sess_options=options, providers=providers)
+class Synthesis:
+    """One stream's cancel switch: no further chunk starts, and the ONNX run in flight terminates."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.run_options = ort.RunOptions()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.run_options.terminate = True  # ONNX Runtime polls it between operators of the running call
+
+
+class _TerminableSession:
+    """kokoro-onnx calls ``sess.run(None, inputs)`` with no run options; this wrapper passes the
+    calling thread's, so ``Synthesis.cancel`` can stop a run that is already computing."""
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self._session = session
+        self.thread = threading.local()
+
+    def run(self, output_names: list[str] | None, input_feed: dict, run_options: ort.RunOptions | None = None) -> list:
+        return self._session.run(output_names, input_feed, run_options or getattr(self.thread, "run_options", None))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._session, name)
 
 
 class KokoroEngine:
+    """Loads, warms up and runs the shared model; ``ready`` is what ``/ready`` reports."""
+
     def __init__(self, settings: TTSSettings) -> None:
         self.settings = settings
-        self.kokoro = Kokoro.from_session(_session(settings), settings.voices_path)
-        self.voices = sorted(self.kokoro.get_voices())
-        self._slots = asyncio.Semaphore(settings.max_concurrent_syntheses)
         self.ready = False
+        self.voices: list[str] = []
+        self._kokoro: Kokoro | None = None
+        self._session: _TerminableSession | None = None
+        workers = settings.max_concurrent_syntheses
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-synth")
+        self._slots = asyncio.Semaphore(workers)
 
-    def _synthesize(self, text: str, voice: str, speed: float) -> np.ndarray:
+    async def start(self) -> None:
+        """Load the model and voices, then synthesize once so the first caller does not pay for initialisation."""
         started = time.perf_counter()
-        samples, _ = self.kokoro.create(text, voice=voice, speed=speed, lang=self.settings.lang)
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+        logger.info("loaded %s (%d voices) on %s in %.1f s", self.settings.model_path, len(self.voices), self.settings.device, time.perf_counter() - started)
+        if self.settings.default_voice not in self.voices:
+            raise ValueError(f"TTS_DEFAULT_VOICE {self.settings.default_voice!r} is not in {self.settings.voices_path}")
+        if self.settings.warmup:
+            started = time.perf_counter()
+            async for _ in self.stream("Hello there.", self.settings.default_voice, 1.0):
+                pass
+            logger.info("warm-up done in %.1f s", time.perf_counter() - started)
+        self.ready = True
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def stream(self, text: str, voice: str, speed: float, synthesis: Synthesis | None = None) -> AsyncIterator[bytes]:
+        """PCM s16le 24 kHz pieces of ``text`` spoken, chunk after chunk, until done or cancelled.
+
+        A consumer that stops iterating (a client disconnect cancels the task) terminates the run in flight.
+        """
+        synthesis = synthesis or Synthesis()
+        piece_bytes = int(self.settings.stream_piece_seconds * SAMPLE_RATE) * PCM_SAMPLE_WIDTH
+        try:
+            for chunk in chunk_text(text, self.settings.first_chunk_max_chars, self.settings.later_chunk_max_chars):
+                samples = await self._synthesize_in_slot(chunk, voice, speed, synthesis)
+                if samples is None:
+                    return
+                pcm = float32_to_pcm16(samples)
+                for offset in range(0, len(pcm), piece_bytes):
+                    if synthesis.cancelled:
+                        return
+                    yield pcm[offset : offset + piece_bytes]
+        except (asyncio.CancelledError, GeneratorExit):
+            synthesis.cancel()
+            raise
+
+    async def _synthesize_in_slot(self, chunk: str, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
+        """One chunk in a worker thread once a slot is free; None when the stream was cancelled."""
+        metrics.QUEUE_DEPTH.inc()
+        try:
+            await self._slots.acquire()
+        finally:
+            metrics.QUEUE_DEPTH.dec()
+        try:
+            if synthesis.cancelled:
+                return None
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._synthesize, chunk, voice, speed, synthesis)
+        finally:
+            self._slots.release()
+
+    # -- worker threads -----------------------------------------------------------------------
+    def _load(self) -> None:
+        options = ort.SessionOptions()
+        if self.settings.intra_op_threads:
+            options.intra_op_num_threads = self.settings.intra_op_threads
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.settings.device == "cuda" else ["CPUExecutionProvider"]
+        self._session = _TerminableSession(ort.InferenceSession(self.settings.model_path, sess_options=options, providers=providers))
+        self._kokoro = Kokoro.from_session(self._session, self.settings.voices_path)
+        self.voices = sorted(self._kokoro.get_voices())
+
+    def _synthesize(self, text: str, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
+        started = time.perf_counter()
+        self._session.thread.run_options = synthesis.run_options
+        try:
+            samples, _ = self._kokoro.create(text, voice=voice, speed=speed, lang=self.settings.lang)
+        except Exception:
+            if synthesis.cancelled:  # the terminated run raises; that is the cancel working
+                return None
+            raise
+        finally:
+            self._session.thread.run_options = None
         seconds = samples.size / SAMPLE_RATE
         metrics.AUDIO_SECONDS.inc(seconds)
         metrics.REAL_TIME_FACTOR.observe((time.perf_counter() - started) / max(seconds, 1e-6))
         return samples
-
-    async def stream(
-        self, text: str, voice: str, speed: float, cancelled: Callable[[], bool] = lambda: False
-    ) -> AsyncIterator[bytes]:
-        """PCM s16le 24 kHz pieces of ``text`` spoken, chunk after chunk, until done or cancelled."""
-        piece_bytes = int(self.settings.stream_piece_seconds * SAMPLE_RATE) * 2
-        for chunk in chunk_text(text, self.settings.first_chunk_max_chars, self.settings.later_chunk_max_chars):
-            if cancelled():
-                return
-            metrics.QUEUE_DEPTH.inc()
-            async with self._slots:
-                metrics.QUEUE_DEPTH.dec()
-                if cancelled():
-                    return
-                samples = await asyncio.to_thread(self._synthesize, chunk, voice, speed)
-            pcm = float32_to_pcm16(samples)
-            for offset in range(0, len(pcm), piece_bytes):
-                if cancelled():
-                    return
-                yield pcm[offset : offset + piece_bytes]
-
-    async def warm_up(self) -> None:
-        """Synthesize once at start-up so the first caller does not pay for initialisation."""
-        if self.settings.warmup:
-            async for _ in self.stream("Hello there.", self.settings.default_voice, 1.0):
-                pass
-        self.ready = True

@@ -2,14 +2,16 @@
 
 A reader task takes messages as they come, so a ``cancel`` reaches the synthesis in flight
 while its audio is still streaming; a worker task synthesizes texts one at a time, in order.
-Every cancel is acknowledged (``cancelled``), even when nothing was running, so a client can
-always wait for the ack to know no stale audio follows.
+A cancel terminates the model run in flight and is acknowledged (``cancelled``) at once, even
+when nothing was running; no audio of the cancelled texts follows the ack (pieces are sent under
+the same lock, after checking the job), so a client can wait for the ack and play what comes next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -17,10 +19,15 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from voice_common.ops import error_event
 from voice_tts import metrics
-from voice_tts.engine import KokoroEngine
+from voice_tts.engine import KokoroEngine, Synthesis
 from voice_tts.requests import RequestError, check_speech
 
+logger = logging.getLogger("voice_tts")
+
 END_OF_SPEECH = "END"
+CLOSE_TRY_AGAIN_LATER = 1013
+# check_speech names the OpenAI request's fields; errors here name this protocol's.
+WS_FIELDS = {"input": "text", "voice": "config.voice", "speed": "config.speed"}
 
 
 @dataclass
@@ -30,7 +37,7 @@ class Job:
     speed: float
     context_id: str | None
     received_at: float = field(default_factory=time.perf_counter)
-    cancelled: bool = False
+    synthesis: Synthesis = field(default_factory=Synthesis)
 
 
 class SpeechSession:
@@ -41,8 +48,11 @@ class SpeechSession:
         self.current: Job | None = None
         self._send_lock = asyncio.Lock()
 
-    async def send(self, data: str | bytes | dict) -> None:
+    async def send(self, data: str | bytes | dict, job: Job | None = None) -> None:
+        """Send one message; with ``job``, only if that job is still wanted (never after its ack)."""
         async with self._send_lock:
+            if job is not None and job.synthesis.cancelled:
+                return
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
             elif isinstance(data, dict):
@@ -97,21 +107,21 @@ class SpeechSession:
                 self.engine.settings.max_input_chars,
             )
         except RequestError as exc:
-            await self._error(exc.code, exc.message, param=exc.param)
+            await self._error(exc.code, exc.message, param=WS_FIELDS.get(exc.param, exc.param))
             return
         await self.jobs.put(Job(text_, voice, speed, message.get("context_id")))
 
     async def _cancel(self) -> None:
-        dropped = []
+        stopped = []
         while not self.jobs.empty():
-            dropped.append(self.jobs.get_nowait())
-        running = self.current is not None and not self.current.cancelled
-        if running or dropped:
+            stopped.append(self.jobs.get_nowait())
+        if self.current is not None and not self.current.synthesis.cancelled:
+            stopped.insert(0, self.current)
+        for job in stopped:
+            job.synthesis.cancel()
+        if stopped:
             metrics.CANCELLATIONS.inc()
-        if running:
-            self.current.cancelled = True  # the worker stops and sends the ack after its last piece
-        else:
-            await self.send({"type": "cancelled", "context_id": dropped[-1].context_id if dropped else None})
+        await self.send({"type": "cancelled", "context_id": stopped[0].context_id if stopped else None})
 
     async def _work(self) -> None:
         while True:
@@ -127,18 +137,16 @@ class SpeechSession:
     async def _speak(self, job: Job) -> None:
         first = True
         try:
-            async for piece in self.engine.stream(job.text, job.voice, job.speed, cancelled=lambda: job.cancelled):
+            async for piece in self.engine.stream(job.text, job.voice, job.speed, job.synthesis):
                 if first:
                     metrics.TTFB.labels(endpoint="ws").observe(time.perf_counter() - job.received_at)
                     first = False
-                await self.send(piece)
+                await self.send(piece, job)
         except Exception as exc:  # noqa: BLE001 - one failed text must not end the session
+            logger.exception("synthesis failed")
             await self._error("synthesis_failed", f"synthesis failed: {exc}")
             return
-        if job.cancelled:
-            await self.send({"type": "cancelled", "context_id": job.context_id})
-        else:
-            await self.send(END_OF_SPEECH)
+        await self.send(END_OF_SPEECH, job)  # a cancelled job was acknowledged already
 
     async def _error(self, code: str, message: str, **extra: object) -> None:
         metrics.ERRORS.labels(code=code).inc()
