@@ -132,8 +132,8 @@ kind-down: kind-tools ## delete the kind cluster
 # --- part 4: the images for real -----------------------------------------------------------------
 # Builds the CPU images with a local Debian base (mmdebstrap + docker import, no registry pulls) on
 # a dockerd without bridge networking (builds and containers use the host network), runs them
-# with --network host and puts one spoken turn through them. Takes ~15-30 min on 2 cores, so it
-# is not part of `make test`.
+# with --network host and puts one spoken turn through them. First run ~20 min on 2 cores (8 of
+# them compiling llama.cpp), ~7 min when only the project changed; so it is not part of `make test`.
 IMAGES_BASE := voice-agent/debian-python:bookworm
 DOCKERD_LOG := $(abspath $(CACHE))/dockerd.log
 HOST_DOCKER := /usr/bin/docker
@@ -156,4 +156,4 @@ images-base: docker-daemon # a Debian bookworm + python3.11 base made locally (n
 test-images: install images-base ## build the CPU images for real (local Debian base, dockerd) and put one spoken turn through them (slow)
 	DOCKER_BUILDKIT=0 $(MAKE) images DOCKER=$(HOST_DOCKER) BASE_IMAGE=$(IMAGES_BASE) DOCKER_BUILD_FLAGS="--network host"
 	VOICE_TEST_IMAGES=1 VOICE_DOCKER=$(HOST_DOCKER) VOICE_IMAGE_PREFIX=$(IMAGE_PREFIX) VOICE_IMAGE_TAG=$(IMAGE_TAG) \
-	  $(PY) -m pytest -ra -m images tests/images
+	  $(PY) -m pytest -rA -m images tests/images

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -100,3 +103,16 @@ def test_crd_objects_only_where_asked():
         kinds = {(o["apiVersion"], o["kind"]) for o in render(scenario).objects}
         assert not kinds & CRD_KINDS, (scenario, kinds & CRD_KINDS)
     assert ("monitoring.coreos.com/v1", "ServiceMonitor") in {(o["apiVersion"], o["kind"]) for o in render("production").objects}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_kubernetes_validate_cli_agrees(scenario, tmp_path):
+    """The same check through the `kubernetes-validate --strict` command line, at the oldest supported version."""
+    rendered = tmp_path / f"{scenario}.yaml"
+    rendered.write_text(helm("template", "va", str(CHART), "-f", str(CHART / "ci" / f"{scenario}-values.yaml")))
+    cli = Path(sys.executable).with_name("kubernetes-validate")
+    proc = subprocess.run([str(cli), "--strict", "-k", KUBE_VERSIONS[0], "--quiet", str(rendered)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    warnings = [line for line in proc.stdout.splitlines() if line.startswith("WARN")]
+    assert all(any(kind in line for _, kind in CRD_KINDS) for line in warnings), warnings
