@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
 from functools import lru_cache
 from pathlib import Path
+
+import httpx
 
 from voice_agent.processes import ServiceProcess, ServiceSpec, python_module
 
@@ -56,3 +60,15 @@ def spoken(text: str, sample_rate: int = 16000, voice: str = "am_michael") -> by
 
     samples, rate = _kokoro().create(text, voice=voice, speed=1.0, lang="en-us")
     return float32_to_pcm16(resample(samples, rate, sample_rate))
+
+
+async def health_times_while(client: httpx.AsyncClient, work: asyncio.Future, interval_s: float = 0.05) -> list[float]:
+    """Response times of ``/health`` polled until ``work`` is done: a server whose model work
+    blocked its event loop would answer late."""
+    times = []
+    while not work.done():
+        started = time.perf_counter()
+        assert (await client.get("/health")).status_code == 200
+        times.append(time.perf_counter() - started)
+        await asyncio.sleep(interval_s)
+    return times
