@@ -51,7 +51,8 @@ test: install $(TEST_DEPS) ## run the whole test suite (see README for duration)
 	$(BIN)/python -m pytest -ra tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: install ## run the benchmarks and print p50/p95 (results go in docs/benchmarks.md)
-	$(PY) bench/bench_servers.py
+	$(PY) bench/bench_stt.py
+	$(PY) bench/bench_tts.py
 	$(PY) bench/bench_stack.py
 
 clean: ## remove the venv, caches and assembled models
