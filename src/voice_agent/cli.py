@@ -22,7 +22,7 @@ DEMO_UTTERANCES = [SAMPLES_DIR / "capital-of-france.wav", SAMPLES_DIR / "tell-me
 LOG_DIR = Path(".cache/logs")
 
 
-def _caller_pcm(path: Path) -> bytes:
+def caller_pcm(path: Path) -> bytes:
     """A WAV as the gateway wants it: 16 kHz mono s16le (other rates are resampled here)."""
     pcm, rate = read_wav(path)
     if rate == CALLER_RATE:
@@ -36,7 +36,7 @@ async def talk(url: str, wavs: list[Path], out: Path | None, timeout: float) -> 
             raise SystemExit(f"gateway refused the call: {call.conversation.errors[0]}")
         await call.silence(0.5)  # let VAD settle on the line's noise floor, as a real call would
         for wav in wavs:
-            await call.say_and_listen(_caller_pcm(wav), timeout=timeout)
+            await call.say_and_listen(caller_pcm(wav), timeout=timeout)
         for error in call.conversation.errors:
             print(f"error from gateway: {error}", file=sys.stderr)
         if out is not None:

@@ -3,7 +3,9 @@ records what comes back, with client-side timings.
 
 Used by ``voice-agent talk``, the end-to-end tests, the stack benchmark and the Locust load
 test, so every one of them measures a turn the same way: mouth-to-ear on the client is from
-the last frame of the caller's speech to the first byte of reply audio.
+the last frame of the caller's speech to the first byte of reply audio. The Locust test runs
+under gevent, where asyncio cannot run, so it drives a blocking socket but records through the
+same ``Conversation`` and paces through the same ``paced_frames``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import websockets
@@ -21,6 +24,13 @@ CALLER_RATE = 16000
 FRAME_MS = 20
 FRAME_BYTES = CALLER_RATE * FRAME_MS // 1000 * PCM_SAMPLE_WIDTH
 SILENCE_FRAME = bytes(FRAME_BYTES)
+
+
+def paced_frames(pcm: bytes) -> Iterator[tuple[bytes, float]]:
+    """20 ms frames of ``pcm``, each with the offset (seconds from the first send) at which its
+    audio has been played out: a microphone's pace, which a sender waits for after each frame."""
+    for index, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
+        yield pcm[offset : offset + FRAME_BYTES], (index + 1) * FRAME_MS / 1000.0
 
 
 @dataclass
@@ -57,6 +67,8 @@ class Conversation:
     events: list[tuple[float, dict]] = field(default_factory=list)
     audio: list[tuple[float, bytes]] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
+    bot_speaking: bool = False
+    bot_stopped_at: float = 0.0
 
     @property
     def errors(self) -> list[dict]:
@@ -68,6 +80,49 @@ class Conversation:
     def first_event(self, kind: str, after: float = 0.0) -> tuple[float, dict] | None:
         return next(((t, e) for t, e in self.events if e.get("type") == kind and t >= after), None)
 
+    def start_turn(self, pcm: bytes) -> Turn:
+        """A new turn for ``pcm`` just streamed: its clock starts where the speech (not its trailing silence) ended."""
+        turn = Turn(speech_end=time.monotonic() - trailing_silence_seconds(pcm, CALLER_RATE))
+        self.turns.append(turn)
+        return turn
+
+    def record(self, now: float, message: bytes | str) -> None:
+        """File one received message (reply audio or a JSON event) under the current turn."""
+        if isinstance(message, bytes):
+            self._on_audio(now, message)
+        else:
+            self._on_event(now, json.loads(message))
+
+    def reply_finished(self, turn: Turn, now: float, settle_s: float) -> bool:
+        """The gateway reported ``turn`` and the bot has been silent for ``settle_s`` since."""
+        return bool(turn.server) and not self.bot_speaking and now - self.bot_stopped_at >= settle_s
+
+    def _on_audio(self, now: float, chunk: bytes) -> None:
+        self.audio.append((now, chunk))
+        if self.turns:
+            turn = self.turns[-1]
+            if turn.first_audio_at is None:
+                turn.first_audio_at = now
+            turn.reply_audio_bytes += len(chunk)
+
+    def _on_event(self, now: float, event: dict) -> None:
+        self.events.append((now, event))
+        kind = event.get("type")
+        turn = self.turns[-1] if self.turns else None
+        if kind == "bot_started_speaking":
+            self.bot_speaking = True
+        elif kind == "bot_stopped_speaking":
+            self.bot_speaking = False
+            self.bot_stopped_at = now
+        elif turn is None:
+            return
+        elif kind == "transcript":
+            turn.transcript = (turn.transcript + " " + event["text"]).strip()
+        elif kind == "bot_text":
+            turn.reply_text += event["text"]
+        elif kind == "turn_metrics":
+            turn.server = event
+
 
 class Caller:
     """One open call. ``async with Caller(url) as call: await call.say(pcm)``."""
@@ -78,8 +133,6 @@ class Caller:
         self.conversation = Conversation()
         self._ws: websockets.ClientConnection | None = None
         self._reader: asyncio.Task | None = None
-        self._bot_speaking = False
-        self._bot_stopped_at = 0.0
         self._changed = asyncio.Condition()
 
     async def __aenter__(self) -> "Caller":
@@ -104,42 +157,13 @@ class Caller:
             async for message in self.websocket:
                 now = time.monotonic()
                 async with self._changed:
-                    if isinstance(message, bytes):
-                        self._on_audio(now, message)
-                    else:
-                        self._on_event(now, json.loads(message))
+                    self.conversation.record(now, message)
                     self._changed.notify_all()
         except websockets.ConnectionClosed:
             pass
         finally:
             async with self._changed:
                 self._changed.notify_all()
-
-    def _on_audio(self, now: float, chunk: bytes) -> None:
-        self.conversation.audio.append((now, chunk))
-        if self.conversation.turns:
-            turn = self.conversation.turns[-1]
-            if turn.first_audio_at is None:
-                turn.first_audio_at = now
-            turn.reply_audio_bytes += len(chunk)
-
-    def _on_event(self, now: float, event: dict) -> None:
-        self.conversation.events.append((now, event))
-        kind = event.get("type")
-        turn = self.conversation.turns[-1] if self.conversation.turns else None
-        if kind == "bot_started_speaking":
-            self._bot_speaking = True
-        elif kind == "bot_stopped_speaking":
-            self._bot_speaking = False
-            self._bot_stopped_at = now
-        elif turn is None:
-            return
-        elif kind == "transcript":
-            turn.transcript = (turn.transcript + " " + event["text"]).strip()
-        elif kind == "bot_text":
-            turn.reply_text += event["text"]
-        elif kind == "turn_metrics":
-            turn.server = event
 
     async def wait_for(self, predicate, timeout: float) -> bool:
         """Wait until ``predicate()`` is truthy (re-checked on every message) or ``timeout`` passes."""
@@ -154,9 +178,9 @@ class Caller:
     async def stream(self, pcm: bytes) -> None:
         """Send PCM in 20 ms frames at real-time pace (as a microphone would)."""
         start = time.monotonic()
-        for index, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
-            await self.websocket.send(pcm[offset : offset + FRAME_BYTES])
-            delay = start + (index + 1) * FRAME_MS / 1000.0 - time.monotonic()
+        for frame, played_out in paced_frames(pcm):
+            await self.websocket.send(frame)
+            delay = start + played_out - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
 
@@ -166,9 +190,7 @@ class Caller:
     async def say(self, pcm: bytes) -> Turn:
         """Speak ``pcm`` and start a new turn whose clock starts at the end of the speech."""
         await self.stream(pcm)
-        turn = Turn(speech_end=time.monotonic() - trailing_silence_seconds(pcm, CALLER_RATE))
-        self.conversation.turns.append(turn)
-        return turn
+        return self.conversation.start_turn(pcm)
 
     async def say_and_listen(self, pcm: bytes, timeout: float = 60.0, settle_s: float = 1.0) -> Turn:
         """Speak, keep the microphone open (silence), and return once the bot finished replying
@@ -181,8 +203,7 @@ class Caller:
             while time.monotonic() < deadline and not self._reader.done():
                 if len(self.conversation.errors) > errors_before:
                     break
-                quiet_for = time.monotonic() - self._bot_stopped_at
-                if turn.server and not self._bot_speaking and quiet_for >= settle_s:
+                if self.conversation.reply_finished(turn, time.monotonic(), settle_s):
                     break
                 await asyncio.sleep(0.05)
         finally:
