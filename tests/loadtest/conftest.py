@@ -1,0 +1,52 @@
+"""Fixtures for the load tests: the repository root importable (``loadtest``, ``bench``) and budget
+files that a run is sure to meet or sure to break."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from support import REPO_ROOT
+from voice_common.budget import BUDGET_FILE
+
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from loadtest.settings import LoadtestSettings  # noqa: E402
+
+
+@pytest.fixture
+def budget_with(tmp_path: Path) -> Callable[[float], Path]:
+    """``budget_with(ms)``: a copy of the budget file with every stage's max set to ``ms``."""
+
+    def write(max_ms: float) -> Path:
+        data = json.loads(BUDGET_FILE.read_text())
+        for stage in data["stages"].values():
+            stage["max_ms"] = max_ms
+        path = tmp_path / f"budget-{max_ms:g}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def short_run(tmp_path: Path, budget_with) -> Callable[..., LoadtestSettings]:
+    """Settings for a few seconds of load: one call of one turn per user, a budget any reply meets."""
+
+    def settings(**overrides) -> LoadtestSettings:
+        values = {"turns": 1, "sessions": 1, "turn_timeout_s": 45.0, "budget": budget_with(60_000), "out": tmp_path / "out"}
+        return LoadtestSettings(**{**values, **overrides})
+
+    return settings
+
+
+@pytest.fixture
+def speech_file(tmp_path: Path) -> Path:
+    from loadtest.speech import write_speech_pcm
+
+    return write_speech_pcm(LoadtestSettings().speech, tmp_path / "speech.pcm")
