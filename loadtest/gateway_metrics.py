@@ -97,6 +97,7 @@ class StageQuantiles:
     turns: int
     p50_ms: float | None
     p95_ms: float | None
+    ceiling_ms: float  # the highest finite bucket: a quantile there means "this or more"
 
 
 def stage_quantiles(delta: Scrape) -> dict[str, StageQuantiles]:
@@ -108,5 +109,6 @@ def stage_quantiles(delta: Scrape) -> dict[str, StageQuantiles]:
             turns=round(buckets.get(math.inf, 0.0)),
             p50_ms=None if p50 is None else round(p50 * 1000.0, 1),
             p95_ms=None if p95 is None else round(p95 * 1000.0, 1),
+            ceiling_ms=round(max(le for le in buckets if not math.isinf(le)) * 1000.0, 1),
         )
     return out

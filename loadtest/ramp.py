@@ -3,6 +3,7 @@ user limit is reached or the time bound runs out; the highest level that held is
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class Step:
 class Ramp:
     steps: list[Step]
     stopped_because: str
+    load_average: float  # this machine's 1-minute load when the ramp began: others' work skews latency too
 
 
 def concurrency_levels(max_users: int) -> list[int]:
@@ -76,12 +78,13 @@ def run_ramp(
 ) -> Ramp:
     """Run the steps one after another, each bounded by the time the ramp has left."""
     deadline = time.monotonic() + settings.seconds
+    load_average = os.getloadavg()[0]
     steps: list[Step] = []
     for users in concurrency_levels(settings.max_users):
         left = deadline - time.monotonic()
         needed = max(MIN_STEP_SECONDS, steps[-1].seconds if steps else 0.0)
         if left < needed:
-            return Ramp(steps, f"time bound ({settings.seconds:.0f} s) reached before {users} users")
+            return Ramp(steps, f"time bound ({settings.seconds:.0f} s) reached before {users} users", load_average)
         before = gateway_metrics.scrape(url)
         started = time.monotonic()
         client = run_step(settings, StepRequest(url, users, speech_pcm, left, settings.out / "runs"))
@@ -97,5 +100,5 @@ def run_ramp(
         )
         steps.append(step)
         if problems := step.problems(mouth_to_ear):
-            return Ramp(steps, f"{users} users did not hold: {', '.join(problems)}")
-    return Ramp(steps, f"all levels up to {settings.max_users} users held")
+            return Ramp(steps, f"{users} users did not hold: {', '.join(problems)}", load_average)
+    return Ramp(steps, f"all levels up to {settings.max_users} users held", load_average)

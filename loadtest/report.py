@@ -41,6 +41,7 @@ def report_data(ramp: Ramp, budget: Budget, settings: LoadtestSettings, target: 
     held = capacity(ramp.steps, mouth_to_ear)
     return {
         "machine": machine_description(),
+        "load_average_at_start": round(ramp.load_average, 2),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "target": target,
         "engine": settings.engine,
@@ -59,8 +60,14 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
-def _pair(p50: float | None, p95: float | None) -> str:
-    return f"{_ms(p50)} / {_ms(p95)}"
+def _pair(p50: float | None, p95: float | None, ceiling: float | None = None) -> str:
+    """``p50 / p95``; a value in the histogram's top bucket reads "≥" (the histogram cannot say more)."""
+
+    def shown(value: float | None) -> str:
+        at_ceiling = ceiling is not None and value is not None and value >= ceiling
+        return ("≥" if at_ceiling else "") + _ms(value)
+
+    return f"{shown(p50)} / {shown(p95)}"
 
 
 def markdown(data: dict, plot_name: str) -> str:
@@ -69,7 +76,7 @@ def markdown(data: dict, plot_name: str) -> str:
     lines = [
         "# Load test report",
         "",
-        f"- Machine: {data['machine']}",
+        f"- Machine: {data['machine']}; 1-minute load average when the ramp began: {data['load_average_at_start']}",
         f"- Target: {data['target']}; generator: {data['engine']}; {data['date']}",
         f"- Each caller: {data['calls_per_user']} call(s) of {data['turns_per_call']} turn(s) of `{data['speech']}`, "
         "streamed at real-time pace, waiting for the whole spoken reply",
@@ -88,7 +95,8 @@ def markdown(data: dict, plot_name: str) -> str:
         client, gateway = step["client"], step["gateway"]
         rate = client["reply_complete_rate"]
         stage_cells = [
-            _pair(gateway[s]["p50_ms"], gateway[s]["p95_ms"]) if s in gateway else "n/a" for s in GATEWAY_STAGES
+            _pair(gateway[s]["p50_ms"], gateway[s]["p95_ms"], gateway[s]["ceiling_ms"]) if s in gateway else "n/a"
+            for s in GATEWAY_STAGES
         ]
         lines.append(
             f"| {step['users']} | {step['seconds']:.0f} | {client['sessions_completed']} | {client['turns']} "

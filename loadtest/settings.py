@@ -31,6 +31,7 @@ class LoadtestSettings(BaseSettings):
     seconds: float = Field(default=240.0, gt=0, le=3600, description="time bound of the whole ramp (stack start excluded)")
     sessions: int = Field(default=1, ge=1, le=20, description="calls each user makes per step")
     turns: int = Field(default=2, ge=1, le=20, description="spoken turns per call")
+    warmup: bool = Field(default=True, description="one unmeasured turn first: a fresh stack's first replies are slow")
     turn_timeout_s: float = Field(default=30.0, gt=0, description="a reply not finished by then is an error")
     settle_s: float = Field(default=1.0, ge=0, description="bot silence that marks its reply as finished")
     speech: Path = Field(default=REPO_ROOT / "samples" / "capital-of-france.wav", description="the caller's utterance (16-bit WAV)")

@@ -75,6 +75,7 @@ def test_step_quantiles_come_from_the_histogram_delta_only():
     assert quantiles.turns == 20
     assert 100 <= quantiles.p50_ms <= 200  # half the step's turns took 200 ms
     assert 275 <= quantiles.p95_ms <= 350  # in the bucket that holds 300 ms
+    assert quantiles.ceiling_ms == 4000.0  # stt's top finite bucket: 8 x its 500 ms max
     assert (after - before).counters["voice_turns"] == 20
 
 
