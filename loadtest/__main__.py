@@ -11,7 +11,6 @@ step, and the whole ramp within ``--seconds``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,7 +22,8 @@ from loadtest.ramp import run_ramp
 from loadtest.report import write_report
 from loadtest.settings import LoadtestSettings
 from loadtest.speech import write_speech_pcm
-from voice_agent.cli import LOG_DIR, talk
+from loadtest.warmup import warm_up
+from voice_agent.cli import LOG_DIR
 from voice_agent.processes import ProcessGroup
 from voice_agent.stack import StackPorts, default_models_dir, stack_specs
 from voice_common.budget import load_budget
@@ -44,20 +44,13 @@ def gateway(settings: LoadtestSettings) -> Iterator[tuple[str, str]]:
         yield f"ws://127.0.0.1:{ports.gateway}/ws", "the local stack on loopback (`voice-agent up` settings)"
 
 
-def warm_up(url: str, settings: LoadtestSettings) -> None:
-    """One call of one turn that is not measured: a freshly started stack's first synthesis and
-    decode are slow (lazy model initialisation), which is not the load the ramp is about."""
-    turns = asyncio.run(talk(url, [settings.speech], None, settings.turn_timeout_s))
-    print(f"warm-up turn: mouth-to-ear {turns[0].client_mouth_to_ear_ms if turns else None} ms", flush=True)
-
-
 def main() -> None:
     settings = CliApp.run(LoadtestSettings)
     budget = load_budget(settings.budget)
     speech = write_speech_pcm(settings.speech, settings.out / "runs" / "speech.pcm")
     with gateway(settings) as (url, target):
         if settings.warmup:
-            warm_up(url, settings)
+            print(f"warm-up turn: mouth-to-ear {warm_up(url, settings.speech, settings.turn_timeout_s)} ms", flush=True)
         print(f"ramping {settings.engine} callers against {url} (max {settings.max_users} users, {settings.seconds:.0f} s)", flush=True)
         ramp = run_ramp(settings, url, speech, ENGINES[settings.engine], budget["mouth_to_ear"])
     data = write_report(ramp, budget, settings, target)

@@ -46,6 +46,8 @@ def report_data(ramp: Ramp, budget: Budget, settings: LoadtestSettings, target: 
         "target": target,
         "engine": settings.engine,
         "speech": settings.speech.name,
+        "max_users": settings.max_users,
+        "ramp_seconds": settings.seconds,
         "calls_per_user": settings.sessions,
         "turns_per_call": settings.turns,
         "budget_max_ms": {stage: b.max_ms for stage, b in budget.stages.items()},
@@ -78,6 +80,8 @@ def markdown(data: dict, plot_name: str) -> str:
         "",
         f"- Machine: {data['machine']}; 1-minute load average when the ramp began: {data['load_average_at_start']}",
         f"- Target: {data['target']}; generator: {data['engine']}; {data['date']}",
+        f"- Ramp: 1, 2, 4, ... up to {data['max_users']} concurrent callers within {data['ramp_seconds']:.0f} s, made by "
+        "`python -m loadtest` (`make loadtest`), one unmeasured warm-up turn first",
         f"- Each caller: {data['calls_per_user']} call(s) of {data['turns_per_call']} turn(s) of `{data['speech']}`, "
         "streamed at real-time pace, waiting for the whole spoken reply",
         "",

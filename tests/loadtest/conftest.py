@@ -34,6 +34,15 @@ def budget_with(tmp_path: Path) -> Callable[[float], Path]:
     return write
 
 
+@pytest.fixture(scope="session")
+def warm_stack(local_stack):
+    """The local stack after one unmeasured turn (as ``python -m loadtest`` does before its ramp)."""
+    from loadtest.warmup import warm_up
+
+    warm_up(local_stack.gateway_ws, LoadtestSettings().speech, 60.0)
+    return local_stack
+
+
 @pytest.fixture
 def short_run(tmp_path: Path, budget_with) -> Callable[..., LoadtestSettings]:
     """Settings for a few seconds of load: one call of one turn per user, a budget any reply meets."""

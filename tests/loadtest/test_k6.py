@@ -20,13 +20,13 @@ def summary_line(log: str, metric: str) -> str:
     return match.group(0)
 
 
-def test_k6_callers_finish_their_turns_and_report_mouth_to_ear(local_stack, short_run, speech_file, tmp_path):
+def test_k6_callers_finish_their_turns_and_report_mouth_to_ear(warm_stack, short_run, speech_file, tmp_path):
     settings = short_run(turns=2)
-    before = gateway_metrics.scrape(local_stack.gateway_ws)
+    before = gateway_metrics.scrape(warm_stack.gateway_ws)
 
-    result = run_k6(settings, StepRequest(local_stack.gateway_ws, 1, speech_file, 120, tmp_path / "runs"))
+    result = run_k6(settings, StepRequest(warm_stack.gateway_ws, 1, speech_file, 120, tmp_path / "runs"))
 
-    after = gateway_metrics.scrape(local_stack.gateway_ws)
+    after = gateway_metrics.scrape(warm_stack.gateway_ws)
     log = result.log.read_text()
     assert result.exit_code == 0, log
     assert result.within_budget
@@ -40,10 +40,10 @@ def test_k6_callers_finish_their_turns_and_report_mouth_to_ear(local_stack, shor
     assert (after - before).counters["voice_turns"] == 2
 
 
-def test_a_budget_the_stack_cannot_meet_fails_the_k6_run(local_stack, short_run, budget_with, speech_file, tmp_path):
+def test_a_budget_the_stack_cannot_meet_fails_the_k6_run(warm_stack, short_run, budget_with, speech_file, tmp_path):
     settings = short_run(budget=budget_with(1))
 
-    result = run_k6(settings, StepRequest(local_stack.gateway_ws, 1, speech_file, 120, tmp_path / "runs"))
+    result = run_k6(settings, StepRequest(warm_stack.gateway_ws, 1, speech_file, 120, tmp_path / "runs"))
 
     log = result.log.read_text()
     assert result.exit_code == THRESHOLDS_CROSSED, log

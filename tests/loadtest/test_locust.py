@@ -14,11 +14,11 @@ from loadtest.step import StepRequest
 pytestmark = pytest.mark.slow
 
 
-def test_locust_callers_fire_mouth_to_ear_per_turn(local_stack, short_run, speech_file, tmp_path):
+def test_locust_callers_fire_mouth_to_ear_per_turn(warm_stack, short_run, speech_file, tmp_path):
     settings = short_run(turns=2)
     started = time.monotonic()
 
-    result = run_locust(settings, StepRequest(local_stack.gateway_ws, 1, speech_file, 150, tmp_path / "runs"))
+    result = run_locust(settings, StepRequest(warm_stack.gateway_ws, 1, speech_file, 150, tmp_path / "runs"))
 
     took = time.monotonic() - started
     log = result.log.read_text()
@@ -33,10 +33,10 @@ def test_locust_callers_fire_mouth_to_ear_per_turn(local_stack, short_run, speec
         assert re.search(rf"^turn\s+{name}\s+2\s+0\(0\.00%\)", log, re.MULTILINE), log
 
 
-def test_locust_run_exits_99_when_the_budget_is_broken(local_stack, short_run, budget_with, speech_file, tmp_path):
+def test_locust_run_exits_99_when_the_budget_is_broken(warm_stack, short_run, budget_with, speech_file, tmp_path):
     settings = short_run(budget=budget_with(1))
 
-    result = run_locust(settings, StepRequest(local_stack.gateway_ws, 1, speech_file, 150, tmp_path / "runs"))
+    result = run_locust(settings, StepRequest(warm_stack.gateway_ws, 1, speech_file, 150, tmp_path / "runs"))
 
     log = result.log.read_text()
     assert result.exit_code == 99, log
