@@ -19,7 +19,7 @@ from pydantic_settings import CliApp
 from loadtest.k6_run import run_k6
 from loadtest.locust_run import run_locust
 from loadtest.ramp import run_ramp
-from loadtest.report import write_report
+from loadtest.report import ms_text, write_report
 from loadtest.settings import LoadtestSettings
 from loadtest.speech import write_speech_pcm
 from loadtest.warmup import warm_up
@@ -58,7 +58,7 @@ def main() -> None:
         client = step["client"]
         print(
             f"  {step['users']} users: {client['turns']} turns, {client['errors']} errors, "
-            f"mouth-to-ear p50/p95 {client['mouth_to_ear_p50_ms']}/{client['mouth_to_ear_p95_ms']} ms, "
+            f"mouth-to-ear p50/p95 {ms_text(client['mouth_to_ear_p50_ms'])}/{ms_text(client['mouth_to_ear_p95_ms'])} ms, "
             f"{'held' if step['held'] else 'did not hold'}"
         )
     print(f"capacity: {data['capacity_users']} concurrent callers ({data['stopped_because']})")

@@ -58,7 +58,7 @@ def report_data(ramp: Ramp, budget: Budget, settings: LoadtestSettings, target: 
     }
 
 
-def _ms(value: float | None) -> str:
+def ms_text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
@@ -67,7 +67,7 @@ def _pair(p50: float | None, p95: float | None, ceiling: float | None = None) ->
 
     def shown(value: float | None) -> str:
         at_ceiling = ceiling is not None and value is not None and value >= ceiling
-        return ("≥" if at_ceiling else "") + _ms(value)
+        return ("≥" if at_ceiling else "") + ms_text(value)
 
     return f"{shown(p50)} / {shown(p95)}"
 
