@@ -26,6 +26,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
@@ -54,6 +55,16 @@ _OBSERVED = (
     ErrorFrame,
 )
 
+# Pipecat sends these as two frames with different ids, one downstream and one upstream (the
+# speaking frames as broadcast siblings, the VAD ones pushed twice by the user aggregator).
+_BOTH_WAYS = (
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    InterruptionFrame,
+)
+
 
 def _service_of(processor: object) -> str:
     for cls, name in ((STTService, "stt"), (LLMService, "llm"), (TTSService, "tts")):
@@ -80,6 +91,8 @@ class SessionObserver(BaseObserver):
         frame = data.frame
         if not isinstance(frame, _OBSERVED) or frame.id in self._seen:
             return  # a frame is observed at every hop; act on its first
+        if isinstance(frame, _BOTH_WAYS) and data.direction is FrameDirection.UPSTREAM:
+            return  # the upstream twin of one already seen going downstream
         self._seen.add(frame.id)
         try:
             await self._handle(frame, data.source)

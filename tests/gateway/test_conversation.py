@@ -42,6 +42,11 @@ async def test_a_spoken_question_gets_a_spoken_answer(local_stack, speech):
     # mouth-to-ear covers the stages that run one after another
     assert server["mouth_to_ear_ms"] > server["stt_ms"] + server["llm_ttft_ms"]
     assert turn.client_mouth_to_ear_ms is not None and turn.client_mouth_to_ear_ms > 0
+    # one event per happening (Pipecat broadcasts VAD and bot-speaking frames in both directions)
+    assert server["turn"] == 1, server
+    kinds = [event["type"] for _, event in call.conversation.events]
+    for kind in ("user_stopped_speaking", "bot_started_speaking", "bot_stopped_speaking", "turn_metrics"):
+        assert kinds.count(kind) == 1, (kind, kinds)
 
 
 async def test_two_turns_keep_the_conversation_context(local_stack, speech):
