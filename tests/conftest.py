@@ -74,11 +74,15 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def local_stack(models_dir: Path) -> Iterator[LocalStack]:
-    """One local stack shared by the end-to-end, browser and load tests (started once: ~30 s)."""
+    """One local stack shared by the end-to-end, browser and load tests (started once: ~30 s).
+
+    The gateway waits up to 30 s for an upstream (10 s by default): these tests check behaviour,
+    and a 2-core CI machine running a CPU LLM, Kokoro and Whisper at once can be that slow.
+    """
     from voice_agent.stack import StackPorts, stack_specs
 
     ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
     group = ProcessGroup(LOG_DIR)
-    group.start(stack_specs(models_dir, ports, gateway_env={"GATEWAY_LLM_MAX_TOKENS": "80"}), timeout_s=300)
+    group.start(stack_specs(models_dir, ports, gateway_env={"GATEWAY_LLM_MAX_TOKENS": "80", "GATEWAY_UPSTREAM_TIMEOUT_SECS": "30"}), timeout_s=300)
     yield LocalStack(ports, group)
     group.stop()

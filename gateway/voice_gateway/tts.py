@@ -36,6 +36,10 @@ class VoiceTTSService(TTSService):
             push_stop_frames=True,
             # A context with no audio for this long is closed; a busy TTS pod can take seconds.
             stop_frame_timeout_s=timeout_secs,
+            # run_tts reports every failure itself (tts_unavailable, tts_stream_failed); Pipecat's
+            # default would write the service off for the whole call after 3 silent sentences, so
+            # a TTS pod that restarts mid-call would leave the caller with a mute bot.
+            max_consecutive_zero_audio_contexts=0,
             sample_rate=TTS_SAMPLE_RATE,
             settings=TTSSettings(model="kokoro", voice=voice, language="en"),
             **kwargs,

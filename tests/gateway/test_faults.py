@@ -92,10 +92,11 @@ async def test_llm_dying_mid_turn_is_reported_and_the_session_stays_up(gateway_w
     assert httpx.get(gateway.spec.base_url + "/health").status_code == 200
 
 
-async def test_tts_server_dying_mid_turn_is_reported(gateway_with, speech):
+async def test_tts_server_dying_mid_turn_is_reported_and_the_call_speaks_again_when_it_is_back(gateway_with, speech):
     tts = start_service("tts", "voice_tts", {})
     try:
-        gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws")
+        # a death is seen at once (connection closed); the long timeout is for the spoken turn after
+        gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws", GATEWAY_UPSTREAM_TIMEOUT_SECS="30")
         async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
             await call.silence(0.3)
             await call.say(speech("Tell me about the sea."))
@@ -105,5 +106,12 @@ async def test_tts_server_dying_mid_turn_is_reported(gateway_with, speech):
             assert await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30), call.conversation.events
             keep_talking.cancel()
             assert call.websocket.state.name == "OPEN"
+
+            # The pod restarts (same address); the same call gets spoken answers again.
+            tts = ServiceProcess(tts.spec, LOG_DIR)
+            tts.wait_ready(180)
+            await call.silence(1.0)
+            turn = await call.say_and_listen(speech("What is the capital of France?"), timeout=90)
+            assert turn.reply_audio_bytes > 0, ("no speech after the TTS server came back", call.conversation.events)
     finally:
         tts.stop()
