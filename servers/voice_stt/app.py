@@ -8,15 +8,11 @@ an alive-but-never-ready server is not.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket
 
-from voice_common.ops import add_ops_routes
+from voice_common.ops import add_ops_routes, background_model_lifespan
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
 from voice_stt.legacy import LegacySession
@@ -33,21 +29,7 @@ def create_app(settings: STTSettings | None = None) -> FastAPI:
     engine = WhisperEngine(settings)
     sessions = SessionLimiter(settings.max_sessions, engine)
 
-    async def load_model() -> None:
-        try:
-            await engine.start()
-        except Exception:
-            logger.exception("could not load the model from %s", settings.model_path)
-            signal.raise_signal(signal.SIGTERM)  # uvicorn shuts down, then re-raises it: exit status 143
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(load_model())
-        yield
-        loading.cancel()
-        engine.close()
-
-    app = FastAPI(title="voice-stt", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="voice-stt", version="0.1.0", lifespan=background_model_lifespan(engine, f"the model from {settings.model_path}", logger))
     app.state.settings = settings
     app.state.engine = engine
 

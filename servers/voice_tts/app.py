@@ -8,19 +8,16 @@ visible to Kubernetes and to the local supervisor, an alive-but-never-ready serv
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import signal
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from voice_common.audio import PCM_SAMPLE_WIDTH, wav_bytes
-from voice_common.ops import add_ops_routes, error_event
+from voice_common.ops import add_ops_routes, background_model_lifespan, error_event
 from voice_tts import metrics
 from voice_tts.engine import SAMPLE_RATE, KokoroEngine
 from voice_tts.requests import RequestError, check_speech
@@ -54,21 +51,7 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
     settings = settings or TTSSettings()
     engine = KokoroEngine(settings)
 
-    async def load_model() -> None:
-        try:
-            await engine.start()
-        except Exception:
-            logger.exception("could not load the model from %s with voices %s", settings.model_path, settings.voices_path)
-            signal.raise_signal(signal.SIGTERM)  # uvicorn shuts down, then re-raises it: exit status 143
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(load_model())
-        yield
-        loading.cancel()
-        engine.close()
-
-    app = FastAPI(title="voice-tts", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="voice-tts", version="0.1.0", lifespan=background_model_lifespan(engine, f"the model from {settings.model_path} with voices {settings.voices_path}", logger))
     app.state.settings = settings
     app.state.engine = engine
 

@@ -7,13 +7,26 @@ Kubernetes probes and the local stack runner rely on these exact semantics.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict]]]
+
+
+class ModelEngine(Protocol):
+    """What a model server's engine offers its app: a slow ``start`` (load + warm-up) and ``close``."""
+
+    async def start(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def add_ops_routes(app: FastAPI, readiness: ReadinessCheck, registry: CollectorRegistry = REGISTRY) -> None:
@@ -36,3 +49,30 @@ def add_ops_routes(app: FastAPI, readiness: ReadinessCheck, registry: CollectorR
 def error_event(code: str, message: str, **extra: object) -> dict:
     """The JSON error event sent over every WebSocket of the stack: a stable ``code`` and a human message."""
     return {"type": "error", "code": code, "message": message, **extra}
+
+
+def background_model_lifespan(
+    engine: ModelEngine, describe: str, logger: logging.Logger
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan that loads the model after the server starts listening.
+
+    ``/health`` answers at once while ``/ready`` waits for the engine. A model that fails to load
+    stops the process (SIGTERM: uvicorn shuts down, then exits with status 143): a crash is visible
+    to Kubernetes and to the local supervisor, an alive-but-never-ready server is not.
+    """
+
+    async def load_model() -> None:
+        try:
+            await engine.start()
+        except Exception:
+            logger.exception("could not load %s", describe)
+            signal.raise_signal(signal.SIGTERM)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(load_model())
+        yield
+        loading.cancel()
+        engine.close()
+
+    return lifespan

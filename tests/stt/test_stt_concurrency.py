@@ -4,7 +4,6 @@ server stays responsive (``/health``) while decodes run off the event loop."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from stt_helpers import (
     send_audio,
     words,
 )
+from support import health_times_while
 
 from voice_common.audio import wav_bytes
 
@@ -53,12 +53,7 @@ async def test_concurrent_requests_all_succeed_and_health_stays_fast(stt_ws, stt
         jobs = [streamed(t) for t, _ in CASES] + [legacy(CASES[0][0]), uploaded(client, CASES[1][0]), uploaded(client, CASES[2][0])]
         expected = [w for _, w in CASES] + [CASES[0][1], CASES[1][1], CASES[2][1]]
         work = asyncio.gather(*jobs)
-        health_s = []
-        while not work.done():
-            started = time.perf_counter()
-            assert (await client.get("/health")).status_code == 200
-            health_s.append(time.perf_counter() - started)
-            await asyncio.sleep(0.05)
+        health_s = await health_times_while(client, work)
         texts = await work
 
     for text, want in zip(texts, expected, strict=True):
