@@ -20,8 +20,9 @@ class GatewaySettings(BaseSettings):
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_api_key: SecretStr = SecretStr("EMPTY")
     llm_model: str = "smollm2"
+    # "in English" matters to small models: SmolLM2-135M answered the old prompt in French.
     system_prompt: str = (
-        "You are a friendly voice assistant. Answer in one or two short spoken sentences, "
+        "You are a helpful voice assistant. Reply in English with one or two short sentences, "
         "without lists, markdown or emoji."
     )
     llm_max_tokens: int = 60
