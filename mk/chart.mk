@@ -132,8 +132,9 @@ kind-down: kind-tools ## delete the kind cluster
 # --- part 4: the images for real -----------------------------------------------------------------
 # Builds the CPU images with a local Debian base (mmdebstrap + docker import, no registry pulls) on
 # a dockerd without bridge networking (builds and containers use the host network), runs them
-# with --network host and puts one spoken turn through them. First run ~20 min on 2 cores (8 of
-# them compiling llama.cpp), ~7 min when only the project changed; so it is not part of `make test`.
+# with --network host and puts one spoken turn through them. First run 11-20 min on 2 cores (most
+# of it compiling llama.cpp; 11 min 7 s on 2026-11-25 with warm pip caches), ~7 min when only
+# the project changed; so it is not part of `make test`.
 IMAGES_BASE := voice-agent/debian-python:bookworm
 DOCKERD_LOG := $(abspath $(CACHE))/dockerd.log
 HOST_DOCKER := /usr/bin/docker
