@@ -15,6 +15,7 @@ import pytest
 
 from support import LOG_DIR, MODELS_DIR, free_port, spoken, start_service
 from voice_agent.processes import ProcessGroup, ServiceProcess
+from voice_agent.stack import StackPorts, stack_specs
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +49,7 @@ def speech():
 class LocalStack:
     """The whole local stack (STT, TTS, LLM, gateway) running on free loopback ports."""
 
-    ports: "StackPorts"
+    ports: StackPorts
     group: ProcessGroup
 
     @property
@@ -79,8 +80,6 @@ def local_stack(models_dir: Path) -> Iterator[LocalStack]:
     The gateway waits up to 30 s for an upstream (10 s by default): these tests check behaviour,
     and a 2-core CI machine running a CPU LLM, Kokoro and Whisper at once can be that slow.
     """
-    from voice_agent.stack import StackPorts, stack_specs
-
     ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
     group = ProcessGroup(LOG_DIR)
     group.start(stack_specs(models_dir, ports, gateway_env={"GATEWAY_LLM_MAX_TOKENS": "80", "GATEWAY_UPSTREAM_TIMEOUT_SECS": "30"}), timeout_s=300)

@@ -6,7 +6,6 @@ import asyncio
 import re
 
 import httpx
-import numpy as np
 import pytest
 
 from voice_agent.client import Caller
