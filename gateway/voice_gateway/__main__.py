@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uvicorn
-
+from voice_common.serve import serve
 from voice_gateway.app import create_app
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.tracing import configure_tracing
@@ -12,7 +11,7 @@ from voice_gateway.tracing import configure_tracing
 def main() -> None:
     settings = GatewaySettings()
     configure_tracing()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", ws_max_size=max(1 << 20, settings.max_frame_bytes * 4))
+    serve(create_app(settings), settings.host, settings.port, ws_max_bytes=settings.ws_max_message_bytes)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,9 @@ class GatewaySettings(BaseSettings):
     upstream_timeout_secs: float = 10.0
     tracing_enabled: bool = Field(default=True, description="Pipecat spans; exported when OTEL_EXPORTER_OTLP_ENDPOINT is set")
     drain_timeout_secs: float = Field(default=25.0, description="SIGTERM: wait this long for live calls to end")
+
+    @property
+    def ws_max_message_bytes(self) -> int:
+        """The WebSocket layer's hard cap: above ``max_frame_bytes``, so a frame between the two still
+        gets a ``frame_too_large`` event and the session goes on; above it the connection closes (1009)."""
+        return max(1 << 20, self.max_frame_bytes * 4)

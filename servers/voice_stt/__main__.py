@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
-
+from voice_common.serve import serve
 from voice_stt.app import create_app
 from voice_stt.settings import STTSettings
 
@@ -14,8 +13,7 @@ def main() -> None:
     settings = STTSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # it logs every decode at INFO
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws_max_size=settings.ws_max_message_bytes)
+    serve(create_app(settings), settings.host, settings.port, ws_max_bytes=settings.ws_max_message_bytes)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
+from voice_common.serve import serve
 from voice_tts.app import create_app
 from voice_tts.settings import TTSSettings
 
 
 def main() -> None:
     settings = TTSSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    serve(create_app(settings), settings.host, settings.port, ws_max_bytes=settings.ws_max_message_bytes)
 
 
 if __name__ == "__main__":

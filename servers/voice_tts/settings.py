@@ -32,3 +32,6 @@ class TTSSettings(BaseSettings):
     later_chunk_max_chars: int = 300  # bigger later chunks: fewer model calls, better prosody
     stream_piece_seconds: float = 0.2  # audio is sent in pieces of this length
     warmup: bool = True
+    # Largest WebSocket message the protocol layer reads (a request is text of at most
+    # max_input_chars, 4 bytes each in UTF-8, plus its JSON); bigger ones get frame_too_large + 1009.
+    ws_max_message_bytes: int = 64 * 1024
