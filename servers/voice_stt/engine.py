@@ -1,9 +1,12 @@
 """The one shared Whisper model, decoding off the event loop with bounded concurrency.
 
 The model loads once per process and serves every session. Each decode runs in a worker
-thread (CTranslate2 releases the GIL) behind a semaphore the size of the thread pool, so
-``/health`` and the WebSockets stay responsive while it works and the number of decodes in
-flight never exceeds ``max_concurrent_transcriptions`` (the model has as many workers).
+thread (CTranslate2 releases the GIL) while holding one of ``max_concurrent_transcriptions``
+slots (the model has as many workers), so ``/health`` and the WebSockets stay responsive while
+it works. Slots go to live turns before uploads (see ``voice_stt.slots``), and audio longer
+than one 30 s window gives its slot back after each window, so a live decode never waits
+behind more than one window of someone's long file; faster-whisper's own window-by-window
+decode is stepped, not the audio cut, so the transcript is the same as in one go.
 Decoding is tuned for latency: greedy by default, a single temperature (no fallback
 re-decodes), no conditioning on previous text, no VAD filter (clients send speech segments),
 and a short encoder window for short segments (see ``_WindowedWhisper``).
@@ -15,16 +18,19 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
+from faster_whisper.transcribe import Segment as WhisperSegment
 
 from voice_common.audio import PCM_SAMPLE_WIDTH, pcm16_to_float32, resample, trailing_silence_seconds
 from voice_stt import metrics
 from voice_stt.settings import MODEL_SAMPLE_RATE, STTSettings
+from voice_stt.slots import DecodeSlots, Priority
 
 logger = logging.getLogger("voice_stt")
 
@@ -58,6 +64,11 @@ class Segment:
     end: float
     text: str
 
+    @classmethod
+    def of(cls, segment: WhisperSegment) -> Segment:
+        """Ours, from one of faster-whisper's segments."""
+        return cls(segment.start, segment.end, segment.text.strip())
+
 
 @dataclass(frozen=True)
 class Transcript:
@@ -65,6 +76,41 @@ class Transcript:
     language: str
     audio_seconds: float
     segments: tuple[Segment, ...] = ()
+
+
+def _finished(language: str, audio_seconds: float, segments: tuple[Segment, ...], decode_seconds: float) -> Transcript:
+    """The transcript of a decode that ran, counted in the audio and real-time-factor metrics."""
+    metrics.AUDIO_SECONDS.inc(audio_seconds)
+    metrics.REAL_TIME_FACTOR.observe(decode_seconds / audio_seconds)
+    return Transcript(" ".join(s.text for s in segments if s.text), language, audio_seconds, segments)
+
+
+class _WindowByWindow:
+    """Audio longer than one window, decoded in steps between which the slot is given back.
+
+    Each ``step`` (in a worker thread) pulls faster-whisper's next segment: at most one window of
+    work, plus any windows before it in which Whisper heard no speech (they yield no segment).
+    """
+
+    def __init__(self, language: str, audio_seconds: float, segments: Iterator[WhisperSegment]) -> None:
+        self.language = language
+        self.audio_seconds = audio_seconds
+        self.done = False
+        self._rest = segments
+        self._segments: list[Segment] = []
+        self._decode_seconds = 0.0  # time in the model, without the waits for a slot between steps
+
+    def step(self) -> None:
+        started = time.perf_counter()
+        segment = next(self._rest, None)
+        self._decode_seconds += time.perf_counter() - started
+        if segment is None:
+            self.done = True
+        else:
+            self._segments.append(Segment.of(segment))
+
+    def transcript(self) -> Transcript:
+        return _finished(self.language, self.audio_seconds, tuple(self._segments), self._decode_seconds)
 
 
 class WhisperEngine:
@@ -76,7 +122,7 @@ class WhisperEngine:
         self._model: _WindowedWhisper | None = None
         workers = settings.max_concurrent_transcriptions
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stt-decode")
-        self._slots = asyncio.Semaphore(workers)
+        self._slots = DecodeSlots(workers, settings.max_concurrent_uploads)
 
     async def start(self) -> None:
         """Load the model, then decode once per worker so the first caller does not pay for initialisation."""
@@ -90,9 +136,13 @@ class WhisperEngine:
         if self.settings.warmup:
             started = time.perf_counter()
             noise = np.random.default_rng(0).normal(0.0, 0.05, MODEL_SAMPLE_RATE).astype(np.float32)
+            frames = self._window_frames(noise.size)
             workers = self.settings.max_concurrent_transcriptions
             await asyncio.gather(
-                *(loop.run_in_executor(self._pool, self._infer, noise, self.settings.language, False) for _ in range(workers))
+                *(
+                    loop.run_in_executor(self._pool, self._decode, noise, self.settings.language, False, frames)
+                    for _ in range(workers)
+                )
             )
             logger.info("warm-up done in %.1f s", time.perf_counter() - started)
         self.ready = True
@@ -106,17 +156,29 @@ class WhisperEngine:
 
     @property
     def busy(self) -> bool:
-        """True when every decode slot is taken: optional work (partials) should not queue behind it."""
-        return self._slots.locked()
+        """True when a live decode would have to wait for a slot: optional work (partials) should not queue."""
+        return not self._slots.available(Priority.LIVE)
 
     async def transcribe(
-        self, pcm: bytes, sample_rate: int, language: str | None = None, timestamps: bool = False
+        self,
+        pcm: bytes,
+        sample_rate: int,
+        language: str | None = None,
+        timestamps: bool = False,
+        priority: Priority = Priority.LIVE,
     ) -> Transcript:
-        """Transcribe s16le mono PCM at ``sample_rate``; waits for a free slot, never blocks the loop."""
-        async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._transcribe, pcm, sample_rate, language or self.settings.language, timestamps
-            )
+        """Transcribe s16le mono PCM at ``sample_rate``; waits for a slot of ``priority``, never blocks the loop."""
+        loop = asyncio.get_running_loop()
+        language = language or self.settings.language
+        async with self._slots.hold(priority):
+            work = await loop.run_in_executor(self._pool, self._begin, pcm, sample_rate, language, timestamps)
+        if isinstance(work, Transcript):
+            return work
+        while not work.done:
+            # One window per hold: between windows a waiting live decode gets the slot first.
+            async with self._slots.hold(priority):
+                await loop.run_in_executor(self._pool, work.step)
+        return work.transcript()
 
     # -- worker threads -----------------------------------------------------------------------
     def _load(self) -> _WindowedWhisper:
@@ -128,17 +190,19 @@ class WhisperEngine:
             num_workers=self.settings.max_concurrent_transcriptions,
         )
 
-    def _transcribe(self, pcm: bytes, sample_rate: int, language: str, timestamps: bool) -> Transcript:
+    def _begin(self, pcm: bytes, sample_rate: int, language: str, timestamps: bool) -> Transcript | _WindowByWindow:
+        """Silence and audio that fits a shortened window are done here; longer audio is stepped by the caller."""
         seconds = len(pcm) // PCM_SAMPLE_WIDTH / sample_rate
         if seconds == 0 or trailing_silence_seconds(pcm, sample_rate, self.settings.silence_threshold_dbfs) >= seconds:
             # Whisper invents text ("Thank you.") for silence; silence must come back empty, and fast.
             return Transcript("", language, seconds)
         audio = resample(pcm16_to_float32(pcm), sample_rate, MODEL_SAMPLE_RATE)
+        frames = self._window_frames(audio.size)
+        if frames is None:  # Whisper's full window: faster-whisper goes window by window, lazily
+            return _WindowByWindow(language, seconds, self._segments(audio, language, timestamps))
         started = time.perf_counter()
-        segments = self._infer(audio, language, timestamps)
-        metrics.AUDIO_SECONDS.inc(seconds)
-        metrics.REAL_TIME_FACTOR.observe((time.perf_counter() - started) / seconds)
-        return Transcript(" ".join(s.text for s in segments if s.text), language, seconds, segments)
+        segments = self._infer(audio, language, timestamps, frames)
+        return _finished(language, seconds, segments, time.perf_counter() - started)
 
     def _window_frames(self, samples: int) -> int | None:
         """The encoder window for audio of ``samples`` at 16 kHz: None = Whisper's full 30 s."""
@@ -146,27 +210,31 @@ class WhisperEngine:
         frames = max(round(self.settings.encoder_window_seconds * FRAMES_PER_SECOND), content + WINDOW_MARGIN_FRAMES)
         return frames if frames < FULL_WINDOW_FRAMES else None
 
-    def _infer(self, audio: np.ndarray, language: str, timestamps: bool) -> tuple[Segment, ...]:
-        frames = self._window_frames(audio.size)
+    def _infer(self, audio: np.ndarray, language: str, timestamps: bool, frames: int) -> tuple[Segment, ...]:
+        """Decode in a shortened window of ``frames``; again in the full window if that came back repetitive."""
         segments = self._decode(audio, language, timestamps, frames)
-        if frames is not None and any(s.compression_ratio > DEGENERATE_COMPRESSION_RATIO for s in segments):
+        if any(s.compression_ratio > DEGENERATE_COMPRESSION_RATIO for s in segments):
             logger.warning("repetitive decode in a %d-frame window; decoding again in the full window", frames)
             segments = self._decode(audio, language, timestamps, None)
-        return tuple(Segment(s.start, s.end, s.text.strip()) for s in segments)
+        return tuple(Segment.of(s) for s in segments)
 
-    def _decode(self, audio: np.ndarray, language: str, timestamps: bool, frames: int | None) -> list:
+    def _decode(self, audio: np.ndarray, language: str, timestamps: bool, frames: int | None) -> list[WhisperSegment]:
         self._model.window.frames = frames
         try:
-            segments, _info = self._model.transcribe(
-                audio,
-                language=language,
-                beam_size=self.settings.beam_size,
-                best_of=1,
-                temperature=0.0,
-                condition_on_previous_text=False,
-                vad_filter=False,
-                without_timestamps=not timestamps,
-            )
-            return list(segments)  # the generator decodes here, inside the window
+            return list(self._segments(audio, language, timestamps))  # the generator decodes here, inside the window
         finally:
             self._model.window.frames = None
+
+    def _segments(self, audio: np.ndarray, language: str, timestamps: bool) -> Iterator[WhisperSegment]:
+        """faster-whisper's lazy segments: features are computed now, each window is decoded when reached."""
+        segments, _info = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.settings.beam_size,
+            best_of=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            without_timestamps=not timestamps,
+        )
+        return segments

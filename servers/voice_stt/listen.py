@@ -10,7 +10,6 @@ artifacts from resampling small frames one by one.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -20,6 +19,7 @@ from fastapi import WebSocket
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from voice_common.audio import PCM_SAMPLE_WIDTH
+from voice_common.wire import MessageError, parse_json_object
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
 from voice_stt.sessions import CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL, WireSession
@@ -59,11 +59,11 @@ class ListenSession(WireSession):
     # -- control messages ---------------------------------------------------------------------
     async def on_text(self, text: str) -> None:
         try:
-            message = json.loads(text)
-        except json.JSONDecodeError as exc:
-            await self.report("invalid_json", f"text frames must be JSON: {exc}")
+            message = parse_json_object(text)
+        except MessageError as exc:  # not JSON, hostile JSON (deep, huge numbers), too large, not an object
+            await self.report(exc.code, f"text frames are JSON control messages: {exc.message}")
             return
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        if not isinstance(message.get("type"), str):
             await self.report("bad_message", 'expected a JSON object with a string "type"')
             return
         kind = message["type"]

@@ -31,3 +31,9 @@ REAL_TIME_FACTOR = Histogram(
 )
 ACTIVE_SESSIONS = Gauge("stt_active_sessions", "Open /v1/listen and /ws sessions.", registry=REGISTRY)
 ERRORS = Counter("stt_errors", "Errors reported to clients, by stable error code.", ["code"], registry=REGISTRY)
+DECODES_RUNNING = Gauge(
+    "stt_decodes_running", "Decode slots held, by priority (live turns, uploads).", ["priority"], registry=REGISTRY
+)
+DECODES_WAITING = Gauge(
+    "stt_decodes_waiting", "Decodes waiting for a slot, by priority (live turns, uploads).", ["priority"], registry=REGISTRY
+)

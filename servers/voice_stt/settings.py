@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voice_common.audio import PCM_SAMPLE_WIDTH
@@ -44,13 +44,32 @@ class STTSettings(BaseSettings):
     )
 
     # Concurrency and limits.
-    max_sessions: int = Field(default=16, ge=1, description="open /v1/listen + /ws sessions; more get too_many_sessions")
+    max_sessions: int = Field(
+        default=64,
+        ge=1,
+        description="open /v1/listen + /ws sessions; more get too_many_sessions. A safety cap, not a decode bound: "
+        "a gateway replica holds one idle session per caller (32 by default), so this sits above that; "
+        "decodes are bounded by max_concurrent_transcriptions",
+    )
     max_concurrent_transcriptions: int = Field(
         default=2, ge=1, description="decodes running at once (model workers and threads); others wait their turn"
+    )
+    max_concurrent_uploads: int = Field(
+        default=1,
+        ge=1,
+        description="of those, how many /v1/audio/transcriptions may hold; below max_concurrent_transcriptions, "
+        "a live turn always finds a free slot (and live turns go first whenever slots are short)",
     )
     max_frame_bytes: int = Field(default=128 * 1024, ge=2, description="largest binary frame on /v1/listen")
     max_utterance_seconds: float = Field(default=30.0, gt=0, description="longest segment kept between flushes")
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="largest file for /v1/audio/transcriptions")
+    max_upload_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="longest audio for /v1/audio/transcriptions, checked before decoding: such a file holds "
+        "an upload slot for about 15 s on 2 CPU cores (whisper-base int8), longer on a busy machine; "
+        "raise it for batch use",
+    )
 
     # Streaming behaviour.
     interim_interval_secs: float = Field(default=1.0, gt=0, description="how often partials are attempted")
@@ -58,6 +77,15 @@ class STTSettings(BaseSettings):
         default=-50.0, description="audio whose every 20 ms window is quieter than this is silence: empty text, no decode"
     )
     warmup: bool = Field(default=True, description="decode once per worker before /ready turns 200")
+
+    @model_validator(mode="after")
+    def _uploads_fit_the_slots(self) -> STTSettings:
+        if self.max_concurrent_uploads > self.max_concurrent_transcriptions:
+            raise ValueError(
+                f"max_concurrent_uploads ({self.max_concurrent_uploads}) cannot exceed "
+                f"max_concurrent_transcriptions ({self.max_concurrent_transcriptions})"
+            )
+        return self
 
     def utterance_bytes(self, sample_rate: int) -> int:
         """Most PCM bytes one segment (or one legacy /ws frame) may hold at ``sample_rate``."""

@@ -4,13 +4,15 @@ Takes what OpenAI's clients send (multipart ``file``, ``model``, ``language``,
 ``response_format``; other fields such as ``temperature`` are accepted and ignored), plus
 ``sample_rate`` for raw PCM uploads. Errors use OpenAI's shape
 ``{"error": {"code", "message", "param"}}`` so those clients surface them properly.
+
+Uploads are the server's second job: they decode at upload priority (a bounded share of the
+slots, behind live turns) and their length is capped before any decode.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import wave
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
@@ -21,6 +23,7 @@ from voice_common.audio import PCM_SAMPLE_WIDTH, read_wav
 from voice_stt import metrics
 from voice_stt.engine import Transcript, WhisperEngine
 from voice_stt.settings import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STTSettings
+from voice_stt.slots import Priority
 
 logger = logging.getLogger("voice_stt")
 
@@ -60,7 +63,7 @@ def _pcm_of_upload(data: bytes, sample_rate: int | None) -> tuple[bytes, int]:
     if data[:4] == b"RIFF":
         try:
             pcm, rate = read_wav(data)
-        except (wave.Error, ValueError, EOFError) as exc:  # bad header, not 16-bit, truncated
+        except ValueError as exc:  # read_wav names the problem: bad header, not 16-bit, truncated...
             raise ApiError(400, "unsupported_format", f"unreadable WAV file: {exc}", "file") from exc
     elif sample_rate is None:
         raise ApiError(
@@ -75,6 +78,13 @@ def _pcm_of_upload(data: bytes, sample_rate: int | None) -> tuple[bytes, int]:
             400, "unsupported_sample_rate", f"sample rate {rate} is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz", "sample_rate"
         )
     return pcm, rate
+
+
+def _check_duration(pcm: bytes, rate: int, max_seconds: float) -> None:
+    """Refuse audio longer than ``max_seconds`` from its PCM length, before it costs a decode."""
+    seconds = len(pcm) // PCM_SAMPLE_WIDTH / rate
+    if seconds > max_seconds:
+        raise ApiError(413, "audio_too_long", f"audio is limited to {max_seconds:g} s, got {seconds:.1f} s", "file")
 
 
 def _render(transcript: Transcript, response_format: ResponseFormat) -> JSONResponse | PlainTextResponse:
@@ -114,11 +124,14 @@ def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRo
         if len(data) > settings.max_upload_bytes:
             raise ApiError(413, "file_too_large", f"files are limited to {settings.max_upload_bytes} bytes", "file")
         pcm, rate = _pcm_of_upload(data, sample_rate)
+        _check_duration(pcm, rate, settings.max_upload_seconds)
         language = language or settings.language
         if not engine.supports(language):
             raise ApiError(400, "unsupported_language", f"the model does not know language {language!r}", "language")
         try:
-            transcript = await engine.transcribe(pcm, rate, language, timestamps=response_format == "verbose_json")
+            transcript = await engine.transcribe(
+                pcm, rate, language, timestamps=response_format == "verbose_json", priority=Priority.UPLOAD
+            )
         except Exception as exc:  # noqa: BLE001 - reported as a 500 with a stable code
             logger.exception("decode failed on /v1/audio/transcriptions")
             raise ApiError(500, "transcription_failed", f"could not transcribe: {exc}") from exc

@@ -53,22 +53,43 @@ def wav_bytes(pcm: bytes, sample_rate: int, channels: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+MAX_WAV_CHANNELS = 8  # mono up to 7.1 surround; a header declaring more is broken, not audio anyone records
+MIN_WAV_RATE, MAX_WAV_RATE = 1000, 384_000  # Hz; outside, the header is nonsense (servers apply their own range)
+
+
 def read_wav(source: Path | bytes) -> tuple[bytes, int]:
     """Read a 16-bit WAV (file path or bytes) as mono s16le PCM and its sample rate.
 
-    Stereo input is averaged to mono; other sample widths are refused with a clear error.
+    Multichannel input is averaged to mono. Anything else raises ``ValueError`` naming the
+    problem: the ``wave`` module accepts nonsense headers (65535 channels, a 0 Hz rate, a data
+    chunk longer than the file) and would hand back empty or garbled audio, which a server
+    then answers with an empty transcript instead of an error.
     """
     handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
-    with handle, wave.open(handle, "rb") as wav:
-        if wav.getsampwidth() != PCM_SAMPLE_WIDTH:
-            raise ValueError(f"only 16-bit PCM WAV is supported, got {8 * wav.getsampwidth()}-bit")
-        channels = wav.getnchannels()
-        rate = wav.getframerate()
-        frames = wav.readframes(wav.getnframes())
+    with handle:
+        try:
+            with wave.open(handle, "rb") as wav:
+                channels, rate, frames = wav.getnchannels(), wav.getframerate(), wav.getnframes()
+                if wav.getsampwidth() != PCM_SAMPLE_WIDTH:
+                    raise ValueError(f"only 16-bit PCM WAV is supported, got {8 * wav.getsampwidth()}-bit")
+                if channels > MAX_WAV_CHANNELS:
+                    raise ValueError(f"the header declares {channels} channels; at most {MAX_WAV_CHANNELS} are supported")
+                if not MIN_WAV_RATE <= rate <= MAX_WAV_RATE:
+                    raise ValueError(f"the header declares a sample rate of {rate} Hz, outside {MIN_WAV_RATE}-{MAX_WAV_RATE}")
+                pcm = wav.readframes(frames)
+                # A streaming writer that never completed its header leaves a 0-byte data chunk before the audio.
+                unfinished = not frames and handle.read(1)
+        except (wave.Error, EOFError) as exc:  # wave's own refusals (0 channels, not PCM) and truncated headers
+            raise ValueError(str(exc) or "the file ends inside its header") from None
+    declared = frames * channels * PCM_SAMPLE_WIDTH
+    if len(pcm) != declared:
+        raise ValueError(f"the data chunk declares {declared} bytes but the file holds only {len(pcm)}")
+    if unfinished:
+        raise ValueError("the data chunk declares 0 bytes but the file goes on after it (an unfinished header)")
     if channels == 1:
-        return frames, rate
-    stereo = np.frombuffer(frames, dtype="<i2").reshape(-1, channels).astype(np.int32)
-    return stereo.mean(axis=1).astype("<i2").tobytes(), rate
+        return pcm, rate
+    samples = np.frombuffer(pcm, dtype="<i2").reshape(-1, channels).astype(np.int32)
+    return samples.mean(axis=1).astype("<i2").tobytes(), rate
 
 
 def write_wav(path: Path, pcm: bytes, sample_rate: int) -> None:

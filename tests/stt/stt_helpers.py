@@ -1,15 +1,19 @@
-"""Helpers for the STT tests: real WebSocket clients of ``/v1/listen`` and ``/ws``, and word checks."""
+"""Helpers for the STT tests: real WebSocket clients of ``/v1/listen`` and ``/ws``, word checks,
+Prometheus samples and WAV files with doctored headers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
+from support import spoken
 from websockets.asyncio.client import ClientConnection
 
 TIMEOUT_S = 60.0
@@ -31,6 +35,15 @@ def words(text: str) -> set[str]:
 
 def silence(seconds: float, sample_rate: int = 16000) -> bytes:
     return bytes(int(seconds * sample_rate) * 2)
+
+
+def long_speech(seconds: float) -> bytes:
+    """About ``seconds`` of 16 kHz speech that starts with FOX and ends with CAPITAL (LIGHTS in
+    between), so both ends of a long transcript can be checked."""
+    head, tail, pause = spoken(FOX), spoken(CAPITAL), silence(0.5)
+    middle = spoken(LIGHTS) + pause
+    repeats = max(0, int(seconds * 16000) * 2 - len(head) - len(tail)) // len(middle)
+    return head + pause + middle * repeats + tail
 
 
 @asynccontextmanager
@@ -93,3 +106,33 @@ async def active_sessions(base_http: str, expected: int, within_s: float = 5.0) 
             if active == expected or asyncio.get_running_loop().time() > deadline:
                 return active
             await asyncio.sleep(0.05)
+
+
+def metric_samples(exposition: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``/metrics`` text as {(sample name, sorted labels): value}."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+# Offsets and struct formats of the fields of the 44-byte header that ``wav_bytes`` writes.
+WAV_HEADER_FIELDS = {
+    "format": (20, "<H"),
+    "channels": (22, "<H"),
+    "sample_rate": (24, "<I"),
+    "byte_rate": (28, "<I"),
+    "block_align": (32, "<H"),
+    "bits": (34, "<H"),
+    "data_size": (40, "<I"),
+}
+
+
+def patched_wav(wav: bytes, **fields: int) -> bytes:
+    """``wav`` (as ``voice_common.audio.wav_bytes`` writes it) with header fields overwritten."""
+    doctored = bytearray(wav)
+    for name, value in fields.items():
+        offset, layout = WAV_HEADER_FIELDS[name]
+        struct.pack_into(layout, doctored, offset, value)
+    return bytes(doctored)

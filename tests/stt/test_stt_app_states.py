@@ -1,14 +1,17 @@
-"""States a healthy real server cannot be put in, checked in-process without the model:
-before the model is ready (``not_ready``), and a decoder that fails (``transcription_failed``)."""
+"""States a healthy real server cannot be put in, checked in-process without the model: before
+the model is ready (``not_ready``), a decoder that fails (``transcription_failed``), and as many
+idle sessions as one gateway replica holds with the default settings."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from voice_gateway.settings import GatewaySettings
 from voice_stt.app import create_app
 from voice_stt.settings import STTSettings
 
@@ -56,3 +59,18 @@ def test_a_failing_decode_is_reported_and_the_session_goes_on():
         ws.send_json({"type": "flush"})
         final = ws.receive_json()
         assert (final["type"], final["text"], final["segment"]) == ("final", "", 1), final
+
+
+def test_by_default_every_caller_of_a_gateway_replica_gets_a_session():
+    """The gateway keeps one /v1/listen session per caller, silent or not; with the old default of
+    16, 16 quiet callers locked out everyone else on the replica."""
+    app = app_without_model()
+    engine = app.state.engine
+    engine._model, engine.ready = BrokenModel(), True  # admission and `start` never decode
+    callers = GatewaySettings.model_fields["max_sessions"].default
+    client = TestClient(app)
+    with ExitStack() as held:
+        for _ in range(callers + 1):  # and one more: a replica's callers plus a reconnecting one
+            ws = held.enter_context(client.websocket_connect("/v1/listen"))
+            ws.send_json({"type": "start"})
+            assert ws.receive_json()["type"] == "ready"

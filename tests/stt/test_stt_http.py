@@ -5,12 +5,27 @@ from __future__ import annotations
 import httpx
 import pytest
 import pytest_asyncio
-from prometheus_client.parser import text_string_to_metric_families
-from stt_helpers import CAPITAL, CAPITAL_WORDS, FOX, FOX_WORDS, TIMEOUT_S, connect, silence, words
+import numpy as np
+from stt_helpers import (
+    CAPITAL,
+    CAPITAL_WORDS,
+    FOX,
+    FOX_WORDS,
+    TIMEOUT_S,
+    connect,
+    metric_samples,
+    patched_wav,
+    silence,
+    words,
+)
 
 from voice_common.audio import wav_bytes
+from voice_stt.settings import STTSettings
 
 pytestmark = pytest.mark.slow
+
+MAX_UPLOAD_SECONDS = STTSettings.model_fields["max_upload_seconds"].default
+SHORT_WAV = wav_bytes(silence(0.5), 16000)
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the tests' loop, not the session-wide fixture loop
@@ -60,8 +75,8 @@ async def test_silence_is_empty_text(http):
         (b"RIFF-not-really-a-wav", {}, 400, "unsupported_format", "file"),
         (b"\x00\x01\x02", {"sample_rate": "16000"}, 400, "odd_length_frame", "file"),
         (silence(0.5), {"sample_rate": "96000"}, 400, "unsupported_sample_rate", "sample_rate"),
-        (wav_bytes(silence(0.5), 16000), {"response_format": "srt"}, 400, "invalid_request", "response_format"),
-        (wav_bytes(silence(0.5), 16000), {"language": "xx"}, 400, "unsupported_language", "language"),
+        (SHORT_WAV, {"response_format": "srt"}, 400, "invalid_request", "response_format"),
+        (SHORT_WAV, {"language": "xx"}, 400, "unsupported_language", "language"),
     ],
     ids=["raw-without-rate", "broken-wav", "odd-pcm", "bad-rate", "bad-format", "bad-language"],
 )
@@ -70,6 +85,40 @@ async def test_bad_requests_get_openai_style_errors(http, content, fields, statu
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert (error["code"], error["param"]) == (code, param) and error["message"], error
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ({"channels": 65535}, "65535 channels"),
+        ({"channels": 0}, "channels"),
+        ({"sample_rate": 0}, "0 Hz"),
+        ({"sample_rate": 4_000_000_000}, "4000000000 Hz"),
+        ({"data_size": 0xFFFFFFFF}, "data chunk declares"),  # longer than the file
+        ({"data_size": 0}, "data chunk declares 0 bytes"),  # a streaming writer's unfinished header
+        ({"bits": 8}, "16-bit"),
+        ({"format": 3}, "format"),  # IEEE float
+    ],
+    ids=["65535-channels", "0-channels", "0-hz", "4-ghz", "data-past-the-end", "data-size-0", "8-bit", "float"],
+)
+async def test_a_wav_with_a_nonsense_header_is_refused_naming_the_problem(http, header, problem):
+    response = await transcribe(http, patched_wav(SHORT_WAV, **header))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("unsupported_format", "file"), error
+    assert problem in error["message"], error
+
+
+async def test_audio_over_the_duration_cap_is_refused_413_before_any_decode(http):
+    rate = 8000  # the fewest bytes for the most seconds
+    noise = np.random.default_rng(0).integers(-8000, 8000, int((MAX_UPLOAD_SECONDS + 1) * rate), dtype="<i2")
+    decoded_before = metric_samples((await http.get("/metrics")).text)[("stt_audio_seconds_total", ())]
+    response = await transcribe(http, wav_bytes(noise.tobytes(), rate))
+    assert response.status_code == 413, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("audio_too_long", "file") and f"{MAX_UPLOAD_SECONDS:g} s" in error["message"]
+    decoded_after = metric_samples((await http.get("/metrics")).text)[("stt_audio_seconds_total", ())]
+    assert decoded_after == decoded_before, "the refused audio was decoded"
 
 
 async def test_missing_file_is_a_400_with_the_same_shape(http):
@@ -83,11 +132,7 @@ async def test_metrics_count_latency_audio_sessions_and_errors(http, stt_ws, spe
         await ws.recv()
         await ws.send("not audio")
         await ws.recv()
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families((await http.get("/metrics")).text)
-        for s in family.samples
-    }
+    samples = metric_samples((await http.get("/metrics")).text)
     assert samples[("stt_request_latency_seconds_count", (("endpoint", "ws"),))] >= 1
     assert samples[("stt_audio_seconds_total", ())] >= len(speech(CAPITAL)) / 32000
     assert samples[("stt_real_time_factor_count", ())] >= 1

@@ -57,7 +57,11 @@ async def start_and_flush_silence(ws) -> None:
         ('{"type": "reset"}', "not_started"),
         ('{"type": "start", "sample_rate": 96000}', "unsupported_sample_rate"),
         ('{"type": "start", "sample_rate": 4000}', "unsupported_sample_rate"),
+        ("[" * 100_000, "message_too_large"),  # the probe's frame: the session closed 1011
+        ("[" * 60_000, "invalid_json"),  # under the size cap, too deep: json.loads raised RecursionError
+        ('{"type": "start", "sample_rate": ' + "9" * 5000 + "}", "invalid_json"),  # past Python's int-digit limit
     ],
+    ids=lambda value: value if len(value) < 60 else f"{value[:20]}...({len(value)} chars)",
 )
 async def test_bad_control_message_gets_its_code_and_the_session_goes_on(stt_ws, message, code):
     async with connect(stt_ws + "/v1/listen") as ws:
