@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import time
 from functools import lru_cache
@@ -72,3 +73,16 @@ async def health_times_while(client: httpx.AsyncClient, work: asyncio.Future, in
         times.append(time.perf_counter() - started)
         await asyncio.sleep(interval_s)
     return times
+
+
+def metric_value(metrics_text: str, name: str) -> float:
+    """The value of an unlabelled sample (``name value``) in Prometheus text."""
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", metrics_text, re.MULTILINE)
+    assert match, f"{name} not exported"
+    return float(match.group(1))
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

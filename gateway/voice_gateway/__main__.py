@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+from loguru import logger
+
 from voice_common.serve import serve
 from voice_gateway.app import create_app
 from voice_gateway.settings import GatewaySettings
@@ -10,6 +14,9 @@ from voice_gateway.tracing import configure_tracing
 
 def main() -> None:
     settings = GatewaySettings()
+    # Pipecat logs ~90 DEBUG lines per call set-up and teardown: CPU that callers wait for.
+    logger.remove()
+    logger.add(sys.stderr, level=settings.log_level)
     configure_tracing()
     serve(create_app(settings), settings.host, settings.port, ws_max_bytes=settings.ws_max_message_bytes)
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 
-from fastapi import FastAPI, WebSocket
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
-from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
 from voice_common.budget import BUDGET_FILE
 from voice_common.ops import add_ops_routes, error_event
 from voice_gateway import metrics
-from voice_gateway.pipeline import WIRE_FORMATS, build_worker
+from voice_gateway.auth import caller_authorized, drain_authorized
+from voice_gateway.pipeline import WIRE_FORMATS, build_call
 from voice_gateway.sessions import SessionRegistry
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.upstream_health import check_upstreams
@@ -23,16 +22,6 @@ from voice_gateway.upstream_health import check_upstreams
 STATIC_DIR = Path(__file__).parent / "static"
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
-
-
-def _authorized(websocket: WebSocket, settings: GatewaySettings) -> bool:
-    """Token from ``?token=`` (browsers cannot set WS headers) or ``Authorization: Bearer``."""
-    if settings.auth_token is None:
-        return True
-    expected = settings.auth_token.get_secret_value()
-    header = websocket.headers.get("authorization", "")
-    offered = websocket.query_params.get("token") or header.removeprefix("Bearer ").strip()
-    return hmac.compare_digest(offered.encode(), expected.encode())
 
 
 async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
@@ -70,17 +59,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return FileResponse(BUDGET_FILE)
 
     @app.post("/drain", include_in_schema=False)
-    async def drain() -> dict:
+    async def drain(request: Request) -> JSONResponse:
         """preStop hook: refuse new calls, turn unready, and wait for live calls to finish."""
+        if not drain_authorized(request, settings):
+            return JSONResponse(error_event("unauthorized", "draining needs the drain token"), status_code=401)
         left = await sessions.drain(settings.drain_timeout_secs)
-        return {"draining": True, "sessions_left": left}
+        return JSONResponse({"draining": True, "sessions_left": left})
 
     @app.websocket("/ws")
     async def caller(websocket: WebSocket, format: str = "raw") -> None:  # noqa: A002 - the query name
         if format not in WIRE_FORMATS:
             await _refuse(websocket, "unknown_format", f"format must be one of {WIRE_FORMATS}", CLOSE_POLICY_VIOLATION)
             return
-        if not _authorized(websocket, settings):
+        if not caller_authorized(websocket, settings):
             await _refuse(websocket, "unauthorized", "missing or wrong token", CLOSE_POLICY_VIOLATION)
             return
         refusal = sessions.refusal()
@@ -88,18 +79,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await _refuse(websocket, *refusal, CLOSE_TRY_AGAIN_LATER)
             return
         await websocket.accept()
-        sessions.opened()
+        slot = sessions.opened()
         try:
-            worker, _observer = build_worker(websocket, settings, format)
-            runner = WorkerRunner(handle_sigint=False)
-            await runner.add_workers(worker)
-            await runner.run()
+            await build_call(websocket, settings, format, on_caller_gone=slot.release).run()
         except Exception:  # noqa: BLE001 - one broken session must not affect others
             logger.exception("session failed")
             if websocket.client_state == WebSocketState.CONNECTED:
                 await websocket.send_json(error_event("internal_error", "the session failed; please reconnect"))
                 await websocket.close(1011)
         finally:
-            sessions.closed()
+            sessions.finished(slot)
 
     return app

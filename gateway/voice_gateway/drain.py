@@ -16,13 +16,17 @@ from voice_gateway.settings import GatewaySettings
 
 def main() -> int:
     settings = GatewaySettings()
+    token = settings.drain_secret
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
     try:
-        reply = httpx.post(f"http://127.0.0.1:{settings.port}/drain", timeout=settings.drain_timeout_secs + 5)
+        reply = httpx.post(
+            f"http://127.0.0.1:{settings.port}/drain", headers=headers, timeout=settings.drain_timeout_secs + 5
+        )
     except httpx.HTTPError as exc:
         print(f"drain request failed: {exc}", file=sys.stderr)
         return 1
     print(reply.text)
-    return 0
+    return 0 if reply.is_success else 1
 
 
 if __name__ == "__main__":

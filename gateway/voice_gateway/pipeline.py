@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import WebSocket
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -16,18 +18,22 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.serializers.base_serializer import FrameSerializer
-from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import TranscriptionUserTurnStartStrategy
 from pipecat.turns.user_start.vad_user_turn_start_strategy import VADUserTurnStartStrategy
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.workers.runner import WorkerRunner
 
 from voice_common.budget import load_budget
+from voice_common.ops import error_event
 from voice_gateway.events import SessionObserver
+from voice_gateway.llm import OpenAICompatibleLLMService
 from voice_gateway.serializer import INPUT_SAMPLE_RATE, RawPCMSerializer, SafeProtobufSerializer
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.stt import VoiceSTTService
+from voice_gateway.timeouts import FirstSpeechWatch
+from voice_gateway.vad import SharedSileroVADAnalyzer
 from voice_gateway.tts import TTS_SAMPLE_RATE, VoiceTTSService
 
 WIRE_FORMATS = ("raw", "protobuf")
@@ -39,8 +45,32 @@ def make_serializer(wire_format: str, settings: GatewaySettings) -> FrameSeriali
     return RawPCMSerializer(max_frame_bytes=settings.max_frame_bytes)
 
 
-def build_worker(websocket: WebSocket, settings: GatewaySettings, wire_format: str) -> tuple[PipelineWorker, SessionObserver]:
-    """Assemble the per-connection pipeline and the observer that reports on it."""
+@dataclass
+class Call:
+    """One caller's pipeline and the watch that ends it if the caller never speaks."""
+
+    worker: PipelineWorker
+    end_if_silent: Callable[[], Awaitable[None]]
+
+    async def run(self) -> None:
+        """Run the call to its end. Nothing of it may outlive the call: a task still holding the
+        worker would keep the whole pipeline (VAD model, sockets, buffers) in memory for good."""
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(self.worker)
+        watch = asyncio.create_task(self.end_if_silent())
+        try:
+            await runner.run()
+        finally:
+            watch.cancel()
+
+
+def build_call(
+    websocket: WebSocket, settings: GatewaySettings, wire_format: str, on_caller_gone: Callable[[], None]
+) -> Call:
+    """Assemble the per-connection pipeline, its caller events and its time limits.
+
+    ``on_caller_gone`` runs as soon as the caller's connection is gone, before the teardown.
+    """
     transport = FastAPIWebsocketTransport(
         websocket=websocket,
         params=FastAPIWebsocketParams(
@@ -59,10 +89,11 @@ def build_worker(websocket: WebSocket, settings: GatewaySettings, wire_format: s
         pre_roll_secs=settings.vad_start_secs + 0.5,
         connect_timeout=settings.upstream_timeout_secs,
     )
-    llm = OpenAILLMService(
+    llm = OpenAICompatibleLLMService(
+        max_history_messages=settings.llm_max_history_messages,
         api_key=settings.llm_api_key.get_secret_value(),
         base_url=settings.llm_base_url,
-        settings=OpenAILLMService.Settings(
+        settings=OpenAICompatibleLLMService.Settings(
             model=settings.llm_model,
             system_instruction=settings.system_prompt,
             max_tokens=settings.llm_max_tokens,
@@ -72,7 +103,7 @@ def build_worker(websocket: WebSocket, settings: GatewaySettings, wire_format: s
     tts = VoiceTTSService(
         url=settings.tts_url, voice=settings.tts_voice, speed=settings.tts_speed, timeout_secs=settings.upstream_timeout_secs
     )
-    vad = SileroVADAnalyzer(
+    vad = SharedSileroVADAnalyzer(
         params=VADParams(
             confidence=settings.vad_confidence,
             start_secs=settings.vad_start_secs,
@@ -99,6 +130,7 @@ def build_worker(websocket: WebSocket, settings: GatewaySettings, wire_format: s
         await transport.output().queue_frame(OutputTransportMessageUrgentFrame(message=message))
 
     observer = SessionObserver(send_event, load_budget())
+    first_speech = FirstSpeechWatch()
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
@@ -107,11 +139,21 @@ def build_worker(websocket: WebSocket, settings: GatewaySettings, wire_format: s
             enable_metrics=True,
             enable_usage_metrics=True,
         ),
-        observers=[observer],
+        observers=[observer, first_speech],
         enable_tracing=settings.tracing_enabled,
         conversation_id=str(uuid.uuid4()),
-        idle_timeout_secs=settings.session_timeout_secs,
+        idle_timeout_secs=settings.idle_timeout_secs,
+        cancel_on_idle_timeout=False,  # end_call tells the caller why first
     )
+
+    async def end_call(code: str, message: str) -> None:
+        """Tell the caller which limit ended the call (sent ahead of the close), then end it."""
+        await send_event(error_event(code, message))
+        await worker.cancel(reason=code)
+
+    async def end_if_silent() -> None:
+        if not await first_speech.heard_within(settings.first_speech_timeout_secs):
+            await end_call("first_speech_timeout", f"no speech within {settings.first_speech_timeout_secs:g} s of connecting")
 
     @transport.event_handler("on_client_connected")
     async def on_connected(_transport, _websocket) -> None:
@@ -119,6 +161,15 @@ def build_worker(websocket: WebSocket, settings: GatewaySettings, wire_format: s
 
     @transport.event_handler("on_client_disconnected")
     async def on_disconnected(_transport, _websocket) -> None:
+        on_caller_gone()
         await worker.cancel(reason="caller disconnected")
 
-    return worker, observer
+    @transport.event_handler("on_session_timeout")
+    async def on_session_timeout(_transport, _websocket) -> None:
+        await end_call("session_timeout", f"calls are limited to {settings.session_timeout_secs:g} s")
+
+    @worker.event_handler("on_idle_timeout")
+    async def on_idle(_worker) -> None:
+        await end_call("idle_timeout", f"nobody spoke for {settings.idle_timeout_secs:g} s")
+
+    return Call(worker, end_if_silent)

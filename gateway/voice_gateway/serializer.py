@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from loguru import logger
+
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
@@ -22,6 +24,8 @@ from pipecat.frames.frames import (
 )
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
+
+from voice_common.wire import MessageError, parse_json_object
 
 INPUT_SAMPLE_RATE = 16000
 
@@ -53,9 +57,11 @@ class RawPCMSerializer(FrameSerializer):
         return None
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
-        if isinstance(data, bytes):
-            return self._audio(data)
-        return self._control(data)
+        try:
+            return self._audio(data) if isinstance(data, bytes) else self._control(data)
+        except Exception:  # noqa: BLE001 - a raise here would end the caller's session without a word
+            logger.exception("could not read a caller frame")
+            return ClientProtocolErrorFrame(code="bad_message", message="the gateway could not read this frame")
 
     def _audio(self, data: bytes) -> Frame:
         if len(data) > self._max_frame_bytes:
@@ -70,13 +76,12 @@ class RawPCMSerializer(FrameSerializer):
 
     def _control(self, text: str) -> Frame | None:
         try:
-            message = json.loads(text)
-        except json.JSONDecodeError:
-            return ClientProtocolErrorFrame(
-                code="invalid_json", message="text frames must be JSON control messages; send audio as binary"
-            )
-        if not isinstance(message, dict) or "type" not in message:
-            return ClientProtocolErrorFrame(code="bad_message", message='control messages are objects with a "type"')
+            message = parse_json_object(text)
+        except MessageError as exc:
+            hint = "text frames must be JSON control messages; send audio as binary"
+            return ClientProtocolErrorFrame(code=exc.code, message=f"{exc.message}; {hint}")
+        if not isinstance(message.get("type"), str):
+            return ClientProtocolErrorFrame(code="bad_message", message='control messages are objects with a string "type"')
         if message["type"] == "start":
             rate = message.get("sample_rate", INPUT_SAMPLE_RATE)
             if rate != INPUT_SAMPLE_RATE:

@@ -2,6 +2,12 @@
 
 Sessions are counted so that a full gateway refuses new callers clearly (instead of
 degrading everyone's latency) and so that a rolling update can wait for live calls to end.
+
+A caller's admission slot is freed the moment the caller is gone, not when the pipeline has
+finished tearing down: Pipecat's teardown waits up to half a second for the WebSocket close
+handshake, and under a storm of short connections those lingering teardowns filled the limit
+(callers were refused with ten connections open against a limit of 32). Draining still waits
+for every pipeline, torn down or not.
 """
 
 from __future__ import annotations
@@ -11,12 +17,27 @@ import asyncio
 from voice_gateway import metrics
 
 
+class Slot:
+    """One admitted caller; ``release`` frees its place in the limit, once."""
+
+    def __init__(self, registry: SessionRegistry) -> None:
+        self._registry = registry
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._registry.active -= 1
+            metrics.ACTIVE_SESSIONS.set(self._registry.active)
+
+
 class SessionRegistry:
-    """Counts live sessions; refuses new ones when full or draining."""
+    """Counts admitted callers (the limit) and running pipelines (what a drain waits for)."""
 
     def __init__(self, max_sessions: int) -> None:
         self.max_sessions = max_sessions
         self.active = 0
+        self.running = 0
         self.draining = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -29,23 +50,26 @@ class SessionRegistry:
             return "too_many_sessions", f"the gateway is at its limit of {self.max_sessions} sessions"
         return None
 
-    def opened(self) -> None:
+    def opened(self) -> Slot:
         self.active += 1
+        self.running += 1
         self._idle.clear()
         metrics.SESSIONS.inc()
         metrics.ACTIVE_SESSIONS.set(self.active)
+        return Slot(self)
 
-    def closed(self) -> None:
-        self.active -= 1
-        metrics.ACTIVE_SESSIONS.set(self.active)
-        if self.active == 0:
+    def finished(self, slot: Slot) -> None:
+        """The pipeline has ended (its slot is freed too, if the caller's leaving had not already)."""
+        slot.release()
+        self.running -= 1
+        if self.running == 0:
             self._idle.set()
 
     async def drain(self, timeout_s: float) -> int:
-        """Stop admitting sessions and wait up to ``timeout_s`` for live ones to end; returns those left."""
+        """Stop admitting sessions and wait up to ``timeout_s`` for running ones to end; returns those left."""
         self.draining = True
         try:
             await asyncio.wait_for(self._idle.wait(), timeout_s)
         except TimeoutError:
             pass
-        return self.active
+        return self.running

@@ -13,6 +13,7 @@ class GatewaySettings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = 7860
+    log_level: str = Field(default="INFO", description="loguru level of the gateway and Pipecat (DEBUG traces every frame hop)")
 
     # Upstream model servers (in the cluster: the chart's Services).
     stt_url: str = "ws://127.0.0.1:8000/v1/listen"
@@ -26,6 +27,9 @@ class GatewaySettings(BaseSettings):
         "without lists, markdown or emoji."
     )
     llm_max_tokens: int = 60
+    # Past turns sent with each request (the system prompt aside): bounds prompt length and the
+    # server's work per turn, so a long call never outgrows a small model's context window.
+    llm_max_history_messages: int = Field(default=20, ge=1)
     llm_temperature: float = 0.3
     tts_voice: str = "af_heart"
     tts_speed: float = 1.0
@@ -39,13 +43,29 @@ class GatewaySettings(BaseSettings):
     user_speech_timeout_secs: float = 0.0
 
     # Limits and access.
-    auth_token: SecretStr | None = None
+    auth_token: SecretStr | None = Field(
+        default=None, description="callers (and POST /drain) must present it; unset: open calls, drain from loopback only"
+    )
+    drain_token: SecretStr | None = Field(
+        default=None, description="POST /drain needs it (else auth_token; with neither, loopback only)"
+    )
+    # The admission limit lives here, per replica. Each talking caller holds one STT stream, so the
+    # STT servers' max_sessions (default 64) must cover replicas x max_sessions of the gateways.
     max_sessions: int = 32
+    # A caller holds a gateway slot; these bound how long one can hold it without talking. The STT
+    # stream is opened at a caller's first speech, so silent callers hold no STT capacity at all.
+    first_speech_timeout_secs: float = Field(default=20.0, gt=0, description="end a call with no speech this long after it opened")
+    idle_timeout_secs: float = Field(default=120.0, gt=0, description="end a call when neither side has spoken for this long")
     max_frame_bytes: int = 64 * 1024
-    session_timeout_secs: float = 600.0
+    session_timeout_secs: float = Field(default=1800.0, gt=0, description="longest call; then it ends with session_timeout")
     upstream_timeout_secs: float = 10.0
     tracing_enabled: bool = Field(default=True, description="Pipecat spans; exported when OTEL_EXPORTER_OTLP_ENDPOINT is set")
     drain_timeout_secs: float = Field(default=25.0, description="SIGTERM: wait this long for live calls to end")
+
+    @property
+    def drain_secret(self) -> SecretStr | None:
+        """What ``POST /drain`` must present: the drain token, else the callers' token."""
+        return self.drain_token or self.auth_token
 
     @property
     def ws_max_message_bytes(self) -> int:

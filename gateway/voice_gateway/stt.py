@@ -4,6 +4,11 @@ Only speech is sent: audio is kept in a short pre-roll ring while the caller is 
 streamed from VAD start, so the server decodes the utterance and nothing else. The moment
 VAD says the caller stopped, the service sends ``flush`` (the "flush trick") and the server
 answers with the final transcript, which Pipecat's turn logic treats as finalized.
+
+The STT stream is opened at the caller's first speech, not when the call connects: a caller
+who says nothing holds no STT session, so silent connections cannot use up the STT servers'
+capacity. Once the call has ended, no connection is opened or kept, even one that was still
+being opened when the call ended (a caller hanging up at once used to leak one for good).
 """
 
 from __future__ import annotations
@@ -43,14 +48,24 @@ class VoiceSTTService(WebsocketSTTService):
         self._pre_roll: deque[bytes] = deque()
         self._pre_roll_bytes = 0
         self._speaking = False
+        self._call_ended = False
+        self._connecting = asyncio.Lock()
         self._receive_task: asyncio.Task | None = None
 
     def can_generate_metrics(self) -> bool:
         return True
 
-    async def start(self, frame) -> None:
-        await super().start(frame)
-        await self._connect()
+    async def stop(self, frame) -> None:
+        self._call_ended = True
+        await super().stop(frame)
+
+    async def cancel(self, frame) -> None:
+        self._call_ended = True
+        await super().cancel(frame)
+
+    async def cleanup(self) -> None:
+        self._call_ended = True
+        await super().cleanup()
 
     # -- audio path -------------------------------------------------------------------------
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
@@ -72,6 +87,7 @@ class VoiceSTTService(WebsocketSTTService):
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame) and not self._speaking:
             self._speaking = True
+            await self._ensure_connected()
             if self._pre_roll:
                 await self._send(b"".join(self._pre_roll))
             self._pre_roll.clear()
@@ -94,10 +110,22 @@ class VoiceSTTService(WebsocketSTTService):
             await self._websocket.send(json.dumps(message))
 
     # -- connection -------------------------------------------------------------------------
+    def _connected(self) -> bool:
+        return self._websocket is not None and self._websocket.state is State.OPEN
+
+    async def _ensure_connected(self) -> None:
+        """Open the stream for this call unless it is open or the call is over (frames wait meanwhile)."""
+        async with self._connecting:
+            if self._connected() or self._call_ended:
+                return
+            await self._connect()
+            if self._call_ended:  # the caller hung up while the stream was being opened
+                await self._disconnect()
+
     async def _connect(self) -> None:
         await self._connect_websocket()
         await super()._connect()
-        if not self._receive_task:
+        if self._websocket is not None and (self._receive_task is None or self._receive_task.done()):
             self._receive_task = self.create_task(self._receive_task_handler(self._report_error))
 
     async def _disconnect(self) -> None:

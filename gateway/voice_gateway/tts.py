@@ -50,13 +50,18 @@ class VoiceTTSService(TTSService):
         self._websocket: ClientConnection | None = None
         self._in_flight: str | None = None  # context id being synthesized
         self._awaiting_cancel_ack = False
+        self._call_ended = False  # no connection is opened or kept after this
 
     def can_generate_metrics(self) -> bool:
         return True
 
     async def _connection(self) -> ClientConnection:
         if self._websocket is None or self._websocket.state is not State.OPEN:
-            self._websocket = await asyncio.wait_for(connect(self._url, max_size=None), self._timeout)
+            websocket = await asyncio.wait_for(connect(self._url, max_size=None), self._timeout)
+            if self._call_ended:  # the caller hung up while it was being opened: do not leak it
+                await websocket.close()
+                raise ConnectionError("the call has ended")
+            self._websocket = websocket
             self._awaiting_cancel_ack = False
         elif self._awaiting_cancel_ack:
             await self._drain_until_cancelled(self._websocket)
@@ -94,6 +99,8 @@ class VoiceTTSService(TTSService):
             )
         except Exception as exc:  # noqa: BLE001 - server down or refusing
             self._websocket = None
+            if self._call_ended:
+                return
             await self.push_error_frame(
                 UpstreamErrorFrame(error=f"TTS server unavailable at {self._url}: {exc}", service="tts", code="tts_unavailable")
             )
@@ -153,6 +160,7 @@ class VoiceTTSService(TTSService):
         await self._close()
 
     async def _close(self) -> None:
+        self._call_ended = True
         websocket, self._websocket = self._websocket, None
         if websocket is not None:
             await websocket.close()

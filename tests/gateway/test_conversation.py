@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 
+from support import metric_value
 from voice_agent.client import Caller
 from voice_common.audio import pcm16_to_float32, rms_dbfs
 
@@ -16,12 +17,6 @@ pytestmark = pytest.mark.slow
 
 def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z']+", text.lower()))
-
-
-def metric_value(metrics_text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", metrics_text, re.MULTILINE)
-    assert match, f"{name} not exported"
-    return float(match.group(1))
 
 
 async def test_a_spoken_question_gets_a_spoken_answer(local_stack, speech):

@@ -56,12 +56,15 @@ async def test_unknown_format_and_bad_token_are_refused_with_a_reason(local_stac
         assert closed.value.rcvd.code == 1008
 
 
-async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with):
+async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with, speech):
     gateway = gateway_with(GATEWAY_STT_URL=f"ws://127.0.0.1:{free_port()}/v1/listen")
     assert httpx.get(gateway.spec.base_url + "/ready").status_code == 503, "not ready without its STT"
     async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
+        await call.silence(0.3)
+        # The STT stream opens at the caller's first speech, so that is when its absence is reported.
+        keep_talking = asyncio.create_task(call.stream(speech("Is anybody there?") + bytes(32000)))
         assert await call.wait_for(lambda: "stt_unavailable" in error_codes(call), 15), call.conversation.events
-        await call.silence(0.5)  # the line stays open; audio is still accepted
+        await keep_talking  # the line stays open; audio is still accepted
         assert call.websocket.state.name == "OPEN"
     error = call.conversation.errors[0]
     assert error["service"] == "stt" and error["message"]

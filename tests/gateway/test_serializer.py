@@ -28,6 +28,12 @@ async def test_audio_frames_become_16k_input_audio(serializer):
         ('["a list"]', "bad_message"),
         ('{"type": "dance"}', "unknown_type"),
         ('{"type": "start", "sample_rate": 8000}', "unsupported_sample_rate"),
+        # hostile JSON that made json.loads raise something other than JSONDecodeError
+        ("[" * 60_000, "invalid_json"),
+        ("[" * 100_000, "message_too_large"),
+        ('{"type": "start", "sample_rate": ' + "9" * 5000 + "}", "invalid_json"),
+        ('{"type": 7}', "bad_message"),
+        ('{"pad": "' + "x" * 70_000 + '"}', "message_too_large"),
     ],
 )
 async def test_bad_input_becomes_an_error_frame(serializer, data, code):

@@ -1,0 +1,53 @@
+"""What every OpenAI-compatible server gets: a conversation its chat template accepts."""
+
+from voice_gateway.llm import template_safe_messages
+
+SYSTEM = {"role": "system", "content": "Be brief."}
+
+
+def roles(messages):
+    return [m["role"] for m in messages]
+
+
+def test_an_empty_turns_developer_message_is_sent_as_user_and_joined_to_its_neighbour():
+    # Pipecat 1.14 after an empty first turn: the developer prompt follows the caller's own words.
+    messages = [SYSTEM, {"role": "user", "content": "Hello"}, {"role": "developer", "content": "Ask them to repeat."}]
+    assert template_safe_messages(messages, 20) == [SYSTEM, {"role": "user", "content": "Hello\nAsk them to repeat."}]
+
+
+def test_roles_alternate_and_empty_messages_are_dropped():
+    messages = [
+        SYSTEM,
+        {"role": "user", "content": "One"},
+        {"role": "assistant", "content": ""},  # cut off before it said anything
+        {"role": "user", "content": "Two"},
+        {"role": "assistant", "content": "Answer"},
+        {"role": "assistant", "content": "More"},
+        {"role": "system", "content": "Late instruction"},
+    ]
+    result = template_safe_messages(messages, 20)
+    assert roles(result) == ["system", "user", "assistant", "user"]
+    assert result[1]["content"] == "One\nTwo" and result[2]["content"] == "Answer\nMore"
+    assert result[3]["content"] == "Late instruction"
+
+
+def test_the_history_keeps_the_newest_turns_and_opens_on_a_user_message():
+    turns = [{"role": r, "content": f"{r} {i}"} for i in range(10) for r in ("user", "assistant")]
+    result = template_safe_messages([SYSTEM, *turns, {"role": "user", "content": "latest"}], 4)
+    assert result[0] == SYSTEM
+    assert roles(result[1:]) == ["user", "assistant", "user"]
+    assert result[-1]["content"] == "latest"
+
+
+def test_leading_system_messages_merge_into_one_and_the_input_is_not_modified():
+    messages = [SYSTEM, {"role": "system", "content": "Speak English."}, {"role": "user", "content": "Hi"}]
+    snapshot = [dict(m) for m in messages]
+    assert template_safe_messages(messages, 20)[0] == {"role": "system", "content": "Be brief.\nSpeak English."}
+    assert messages == snapshot
+
+
+def test_tool_messages_are_passed_through_unmerged():
+    call = {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function"}]}
+    result_msg = {"role": "tool", "content": "42", "tool_call_id": "1"}
+    messages = [SYSTEM, {"role": "user", "content": "Compute"}, call, result_msg]
+    assert template_safe_messages(messages, 20) == messages
