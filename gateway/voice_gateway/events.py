@@ -39,6 +39,7 @@ from voice_gateway.turns import TurnTimer, record_turn
 from voice_gateway.upstream import UpstreamErrorFrame
 
 SendEvent = Callable[[dict], Awaitable[None]]
+ERROR_SUMMARY_CHARS = 200
 
 # Only these frames mean anything to the caller or to turn timing; audio frames are skipped cheaply.
 _OBSERVED = (
@@ -185,4 +186,7 @@ class SessionObserver(BaseObserver):
             service = _service_of(frame.processor)
             code = f"{service}_error"
         metrics.UPSTREAM_ERRORS.labels(service=service, code=code).inc()
-        await self._send(error_event(code, frame.error, service=service))
+        logger.warning(f"{service} error reported to the caller ({code}): {frame.error}")
+        # Upstream error bodies can carry server tracebacks and paths: the caller gets the first line.
+        summary = frame.error.strip().splitlines()[0][:ERROR_SUMMARY_CHARS] if frame.error.strip() else code
+        await self._send(error_event(code, summary, service=service))
