@@ -32,23 +32,24 @@ ENGINES = {"k6": run_k6, "locust": run_locust}
 
 
 @contextmanager
-def gateway(settings: LoadtestSettings) -> Iterator[tuple[str, str]]:
-    """(WebSocket URL, how the report names it): the given URL, or a local stack started for the run."""
+def gateway(settings: LoadtestSettings) -> Iterator[tuple[str, str, ProcessGroup | None]]:
+    """(WebSocket URL, how the report names it, the local processes): the given URL, or a local
+    stack started for the run (its processes are then known, so their resources can be read)."""
     if settings.url:
-        yield settings.url, settings.url
+        yield settings.url, settings.url, None
         return
     ports = StackPorts()
     with ProcessGroup(LOG_DIR) as group:
         print("starting the local stack (STT, TTS, LLM, gateway) on loopback...", flush=True)
         group.start(stack_specs(default_models_dir(), ports))
-        yield f"ws://127.0.0.1:{ports.gateway}/ws", "the local stack on loopback (`voice-agent up` settings)"
+        yield f"ws://127.0.0.1:{ports.gateway}/ws", "the local stack on loopback (`voice-agent up` settings)", group
 
 
 def main() -> None:
     settings = CliApp.run(LoadtestSettings)
     budget = load_budget(settings.budget)
     speech = write_speech_pcm(settings.speech, settings.out / "runs" / "speech.pcm")
-    with gateway(settings) as (url, target):
+    with gateway(settings) as (url, target, _processes):
         if settings.warmup:
             print(f"warm-up turn: mouth-to-ear {warm_up(url, settings.speech, settings.turn_timeout_s)} ms", flush=True)
         print(f"ramping {settings.engine} callers against {url} (max {settings.max_users} users, {settings.seconds:.0f} s)", flush=True)

@@ -17,3 +17,13 @@ LOADTEST_OUT ?= .cache/loadtest
 loadtest: install ## ramp concurrent callers until p95 mouth-to-ear breaks the budget; report in LOADTEST_OUT (LOADTEST_URL: another gateway)
 	$(PY) -m loadtest $(if $(LOADTEST_URL),--url $(LOADTEST_URL)) --engine $(LOADTEST_ENGINE) \
 	  --max-users $(LOADTEST_MAX_USERS) --seconds $(LOADTEST_SECONDS) --turns $(LOADTEST_TURNS) --out $(LOADTEST_OUT)
+
+SOAK_USERS ?= 2
+SOAK_MINUTES ?= 5
+SOAK_OUT ?= .cache/soak
+
+.PHONY: soak
+
+soak: install ## N callers for M minutes plus hang-up storms; RSS, fds, sockets and session gauges before/after (SOAK_OUT)
+	$(PY) -m loadtest.soak $(if $(LOADTEST_URL),--url $(LOADTEST_URL)) --engine $(LOADTEST_ENGINE) \
+	  --users $(SOAK_USERS) --minutes $(SOAK_MINUTES) --out $(SOAK_OUT)

@@ -124,9 +124,21 @@ def test_gateway_token_comes_from_a_secret():
     assert env_of(test_pod["spec"]["containers"][0])["GATEWAY_AUTH_TOKEN"] == {"secretKeyRef": ref}
 
     existing = render("production", values={"gateway.auth.existingSecret": "caller-tokens", "gateway.auth.secretKey": "t"})
-    assert not existing.kinds("Secret")
+    assert [s["metadata"]["name"] for s in existing.kinds("Secret")] == ["va-voice-agent-gateway-drain"], "no callers' Secret made"
     assert env_of(existing.container("gateway"))["GATEWAY_AUTH_TOKEN"]["secretKeyRef"] == {"name": "caller-tokens", "key": "t"}
     assert "GATEWAY_AUTH_TOKEN" not in env_of(render("cpu").container("gateway"))
+
+
+@pytest.mark.parametrize("scenario", ["cpu", "production"])
+def test_the_pre_stop_drain_has_a_token_that_callers_never_get(scenario):
+    manifest = render(scenario)
+    gateway_env = env_of(manifest.container("gateway"))
+    ref = gateway_env["GATEWAY_DRAIN_TOKEN"]["secretKeyRef"]
+    secret = manifest.get("Secret", ref["name"])
+    assert len(secret["data"][ref["key"]]) > 20 and secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert ref != gateway_env.get("GATEWAY_AUTH_TOKEN", {}).get("secretKeyRef"), "callers' token and drain token differ"
+    assert "GATEWAY_DRAIN_TOKEN" not in env_of(manifest.component("Pod", "test")["spec"]["containers"][0])
+    assert manifest.container("gateway")["lifecycle"]["preStop"]["exec"]["command"] == ["python", "-m", "voice_gateway.drain"]
 
 
 def arg(command: list[str], flag: str) -> str:
@@ -236,3 +248,15 @@ def test_images_come_from_the_configured_registry_and_tag():
         assert manifest.container(component)["image"].endswith(":0.1.0")
     assert manifest.container("llm")["image"].startswith("docker.io/vllm/vllm-openai:"), "upstream vLLM keeps its registry"
     assert os.path.basename(render("cpu").container("stt")["image"]) == "stt:0.1.0"
+
+
+@pytest.mark.parametrize("scenario", ["cpu", "gpu", "gpu-shared", "production"])
+def test_stt_streams_cover_every_caller_the_gateways_admit(scenario):
+    """Each talking caller holds one STT stream: fewer STT slots than gateway slots lock callers out."""
+    manifest = render(scenario)
+
+    def slots(component: str, variable: str) -> int:
+        replicas = manifest.deployment(component)["spec"].get("replicas", 1)
+        return replicas * int(env_of(manifest.container(component))[variable])
+
+    assert slots("stt", "STT_MAX_SESSIONS") >= slots("gateway", "GATEWAY_MAX_SESSIONS")

@@ -288,6 +288,10 @@ annotations:
 {{- .Values.gateway.auth.existingSecret | default (include "voice-agent.componentName" (dict "root" . "component" "gateway-auth")) }}
 {{- end }}
 
+{{- define "voice-agent.gatewayDrainSecretName" -}}
+{{- include "voice-agent.componentName" (dict "root" . "component" "gateway-drain") }}
+{{- end }}
+
 {{/* GATEWAY_AUTH_TOKEN from the Secret, when auth is on (root). */}}
 {{- define "voice-agent.gatewayTokenEnv" -}}
 {{- if .Values.gateway.auth.enabled }}
@@ -297,6 +301,15 @@ annotations:
       name: {{ include "voice-agent.gatewayAuthSecretName" . }}
       key: {{ .Values.gateway.auth.secretKey }}
 {{- end }}
+{{- end }}
+
+{{/* GATEWAY_DRAIN_TOKEN: what POST /drain (the preStop hook) must present (root). */}}
+{{- define "voice-agent.gatewayDrainTokenEnv" -}}
+- name: GATEWAY_DRAIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "voice-agent.gatewayDrainSecretName" . }}
+      key: token
 {{- end }}
 
 {{/*
