@@ -4,11 +4,15 @@ The model loads in the background after the server starts, so ``/health`` answer
 (liveness) while ``/ready`` stays 503 until the model is loaded and warmed up; until then
 speech requests get 503 ``not_ready``. A model that fails to load stops the process: a crash is
 visible to Kubernetes and to the local supervisor, an alive-but-never-ready server is not.
+
+A speech request is answered with a status only once its first audio piece exists: input the
+phonemizer finds nothing to say in, or a model that fails on it, gets an error status instead
+of a 200 whose body is then cut.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,15 +23,16 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from voice_common.audio import PCM_SAMPLE_WIDTH, wav_bytes
 from voice_common.ops import add_ops_routes, background_model_lifespan, error_event
 from voice_tts import metrics
-from voice_tts.engine import SAMPLE_RATE, KokoroEngine
-from voice_tts.requests import RequestError, check_speech
+from voice_tts.engine import SAMPLE_RATE, KokoroEngine, SynthesisError
+from voice_tts.requests import RequestError, check_speech, read_json_body
 from voice_tts.settings import TTSSettings
 from voice_tts.ws import CLOSE_TRY_AGAIN_LATER, SpeechSession
 
 logger = logging.getLogger("voice_tts")
 
 PCM_MEDIA_TYPE = f"audio/pcm;rate={SAMPLE_RATE};encoding=s16le;channels=1"
-NOT_READY = RequestError("not_ready", "the model is still loading; retry when /ready answers 200", "model")
+NOT_READY = RequestError("not_ready", "the model is still loading; retry when /ready answers 200", "model", 503)
+SYNTHESIS_FAILED = RequestError("synthesis_failed", "the model failed on this input; the server log has the cause", "input", 500)
 
 
 def streaming_wav_header(sample_rate: int = SAMPLE_RATE) -> bytes:
@@ -42,9 +47,18 @@ def streaming_wav_header(sample_rate: int = SAMPLE_RATE) -> bytes:
     )
 
 
-def _error(exc: RequestError, status: int = 400) -> JSONResponse:
+def _error(exc: RequestError) -> JSONResponse:
     metrics.ERRORS.labels(code=exc.code).inc()
-    return JSONResponse(exc.body(), status_code=status)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _streamed(head: bytes, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A streamed body: ``head`` (what was ready before the status was sent), then the rest as it is
+    made; a body that stops early (a client gone) closes ``pieces``, which cancels the synthesis."""
+    async with contextlib.aclosing(pieces):
+        yield head
+        async for piece in pieces:
+            yield piece
 
 
 def create_app(settings: TTSSettings | None = None) -> FastAPI:
@@ -63,23 +77,18 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
     @app.get("/v1/audio/voices")
     async def voices() -> Response:
         if not engine.ready:
-            return _error(NOT_READY, 503)
+            return _error(NOT_READY)
         return JSONResponse({"voices": engine.voices, "default": settings.default_voice})
 
     @app.post("/v1/audio/speech")
     async def speech(request: Request) -> Response:
         received_at = time.perf_counter()
         if not engine.ready:
-            return _error(NOT_READY, 503)
+            return _error(NOT_READY)
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(RequestError("invalid_json", "the request body must be JSON", "body"))
-        if not isinstance(body, dict):
-            return _error(RequestError("invalid_json", "the request body must be a JSON object", "body"))
-        response_format = body.get("response_format", "wav")
-        stream = body.get("stream", True)
-        try:
+            body = await read_json_body(request, settings.max_body_bytes)
+            response_format = body.get("response_format", "wav")
+            stream = body.get("stream", True)
             text, voice, speed = check_speech(
                 body.get("input"),
                 body.get("voice", settings.default_voice),
@@ -91,36 +100,26 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
             )
             if not isinstance(stream, bool):
                 raise RequestError("invalid_stream", "stream must be true or false", "stream")
+            pieces = engine.stream(text, voice, speed)
+            # The first piece before the status: what fails now gets a 4xx/5xx, not a cut 200.
+            first = await anext(pieces)
+            metrics.TTFB.labels(endpoint="speech").observe(time.perf_counter() - received_at)
+            if not stream:  # one body with exact sizes, for clients that want a plain file
+                pcm = first + b"".join([piece async for piece in pieces])
         except RequestError as exc:
             return _error(exc)
-
-        async def audio() -> AsyncIterator[bytes]:
-            metrics.ACTIVE_STREAMS.inc()
-            try:
-                first = True
-                async for piece in engine.stream(text, voice, speed):
-                    if first:
-                        metrics.TTFB.labels(endpoint="speech").observe(time.perf_counter() - received_at)
-                        first = False
-                    yield piece
-            finally:
-                metrics.ACTIVE_STREAMS.dec()
+        except SynthesisError:
+            logger.exception("synthesis failed")
+            return _error(SYNTHESIS_FAILED)
 
         headers = {"X-Sample-Rate": str(SAMPLE_RATE)}
-        if not stream:  # one body with exact sizes, for clients that want a plain file
-            pcm = b"".join([piece async for piece in audio()])
+        if not stream:
             if response_format == "wav":
                 return Response(wav_bytes(pcm, SAMPLE_RATE), media_type="audio/wav", headers=headers)
             return Response(pcm, media_type=PCM_MEDIA_TYPE, headers=headers)
-
-        async def with_header() -> AsyncIterator[bytes]:
-            yield streaming_wav_header()
-            async for piece in audio():
-                yield piece
-
         if response_format == "wav":
-            return StreamingResponse(with_header(), media_type="audio/wav", headers=headers)
-        return StreamingResponse(audio(), media_type=PCM_MEDIA_TYPE, headers=headers)
+            return StreamingResponse(_streamed(streaming_wav_header() + first, pieces), media_type="audio/wav", headers=headers)
+        return StreamingResponse(_streamed(first, pieces), media_type=PCM_MEDIA_TYPE, headers=headers)
 
     @app.websocket("/ws")
     async def websocket(websocket: WebSocket) -> None:

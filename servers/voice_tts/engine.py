@@ -6,6 +6,10 @@ thread (ONNX Runtime releases the GIL) behind a semaphore the size of the thread
 several requests stream at once and none blocks another's first byte beyond the slot it waits
 for. A cancelled stream (barge-in, a client gone) terminates its ONNX run mid-chunk, so the
 slot and the CPU/GPU are free at once instead of after the chunk.
+
+Text is phonemized here, chunk by chunk, rather than inside kokoro-onnx: the engine sees the
+phonemes, so it can bound the work of each model call (``max_phonemes_per_call``) and tell a
+text with nothing to say (``unspeakable_input``) before any audio is sent.
 """
 
 from __future__ import annotations
@@ -20,16 +24,23 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import onnxruntime as ort
 from kokoro_onnx import Kokoro
+from kokoro_onnx.chunker import pause_after, split_phonemes
 
 from voice_common.audio import PCM_SAMPLE_WIDTH, float32_to_pcm16
 from voice_tts import metrics
 from voice_tts.chunking import chunk_text
+from voice_tts.requests import unspeakable_input
 from voice_tts.settings import TTSSettings
 
 logger = logging.getLogger("voice_tts")
 
 SAMPLE_RATE = 24000
-MIN_SPEED, MAX_SPEED = 0.5, 2.0
+# kokoro-onnx's own pauses where it joins the batches of one call: the engine joins its batches alike.
+SENTENCE_PAUSE_S, CLAUSE_PAUSE_S = 0.25, 0.1
+
+
+class SynthesisError(RuntimeError):
+    """The phonemizer or the model failed on validated text: the server's failure, not the client's."""
 
 
 class Synthesis:
@@ -92,26 +103,38 @@ class KokoroEngine:
     async def stream(self, text: str, voice: str, speed: float, synthesis: Synthesis | None = None) -> AsyncIterator[bytes]:
         """PCM s16le 24 kHz pieces of ``text`` spoken, chunk after chunk, until done or cancelled.
 
-        A consumer that stops iterating (a client disconnect cancels the task) terminates the run in flight.
+        Raises ``unspeakable_input`` (a RequestError) before any audio when no chunk has anything to
+        say, and SynthesisError when the phonemizer or the model fails. A consumer that stops
+        iterating (a client disconnect cancels the task) terminates the run in flight.
         """
         synthesis = synthesis or Synthesis()
         piece_bytes = int(self.settings.stream_piece_seconds * SAMPLE_RATE) * PCM_SAMPLE_WIDTH
+        spoke = False
+        metrics.ACTIVE_STREAMS.inc()
         try:
             for chunk in chunk_text(text, self.settings.first_chunk_max_chars, self.settings.later_chunk_max_chars):
-                samples = await self._synthesize_in_slot(chunk, voice, speed, synthesis)
-                if samples is None:
-                    return
-                pcm = float32_to_pcm16(samples)
-                for offset in range(0, len(pcm), piece_bytes):
-                    if synthesis.cancelled:
+                # Phonemizing takes milliseconds and espeak-ng runs one text at a time anyway
+                # (kokoro-onnx's lock): it needs no synthesis slot, only to be off the event loop.
+                for phonemes, pause in await asyncio.to_thread(self._phoneme_batches, chunk):
+                    samples = await self._synthesize_in_slot(phonemes, pause, voice, speed, synthesis)
+                    if samples is None:
                         return
-                    yield pcm[offset : offset + piece_bytes]
+                    pcm = float32_to_pcm16(samples)
+                    for offset in range(0, len(pcm), piece_bytes):
+                        if synthesis.cancelled:
+                            return
+                        spoke = True
+                        yield pcm[offset : offset + piece_bytes]
+            if not spoke and not synthesis.cancelled:
+                raise unspeakable_input()
         except (asyncio.CancelledError, GeneratorExit):
             synthesis.cancel()
             raise
+        finally:
+            metrics.ACTIVE_STREAMS.dec()
 
-    async def _synthesize_in_slot(self, chunk: str, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
-        """One chunk in a worker thread once a slot is free; None when the stream was cancelled."""
+    async def _synthesize_in_slot(self, phonemes: str, pause: float, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
+        """One model call in a worker thread once a slot is free; None when the stream was cancelled."""
         metrics.QUEUE_DEPTH.inc()
         try:
             await self._slots.acquire()
@@ -120,7 +143,7 @@ class KokoroEngine:
         try:
             if synthesis.cancelled:
                 return None
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._synthesize, chunk, voice, speed, synthesis)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._synthesize, phonemes, pause, voice, speed, synthesis)
         finally:
             self._slots.release()
 
@@ -134,18 +157,36 @@ class KokoroEngine:
         self._kokoro = Kokoro.from_session(self._session, self.settings.voices_path)
         self.voices = sorted(self._kokoro.get_voices())
 
-    def _synthesize(self, text: str, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
+    def _phoneme_batches(self, chunk: str) -> list[tuple[str, float]]:
+        """The chunk's phonemes in model calls of at most ``max_phonemes_per_call``, each with the
+        pause that follows it inside the chunk; batches with nothing to say are left out."""
+        try:
+            phonemes = self._kokoro.tokenizer.phonemize(chunk, self.settings.lang)
+        except Exception as exc:
+            raise SynthesisError(f"phonemizing failed: {exc}") from exc
+        # kokoro-onnx's own splitter (sentence, clause, word, then mid-run; balanced sizes), with our cap.
+        batches = split_phonemes(" ".join(phonemes.split()), self.settings.max_phonemes_per_call)
+        # A batch of punctuation alone (the phonemizer keeps it) has nothing to say: it is not
+        # given to the model, and a text of nothing else is unspeakable_input.
+        batches = [batch for batch in batches if any(symbol.isalpha() for symbol in batch)]
+        pauses = [pause_after(batch, SENTENCE_PAUSE_S, CLAUSE_PAUSE_S) for batch in batches[:-1]]
+        return list(zip(batches, [*pauses, 0.0]))  # chunks themselves are joined without a pause
+
+    def _synthesize(self, phonemes: str, pause: float, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
+        metrics.PHONEMES_PER_CALL.observe(len(phonemes))
         started = time.perf_counter()
         self._session.thread.run_options = synthesis.run_options
         try:
-            samples, _ = self._kokoro.create(text, voice=voice, speed=speed, lang=self.settings.lang)
-        except Exception:
+            samples, _ = self._kokoro.create(phonemes, voice=voice, speed=speed, is_phonemes=True)
+        except Exception as exc:
             if synthesis.cancelled:  # the terminated run raises; that is the cancel working
                 return None
-            raise
+            raise SynthesisError(f"the model failed: {exc}") from exc
         finally:
             self._session.thread.run_options = None
         seconds = samples.size / SAMPLE_RATE
         metrics.AUDIO_SECONDS.inc(seconds)
         metrics.REAL_TIME_FACTOR.observe((time.perf_counter() - started) / max(seconds, 1e-6))
-        return samples
+        # kokoro-onnx trims the silence around each call's audio, so the pause its punctuation
+        # asks for is added back, as kokoro-onnx does where it joins its own batches.
+        return np.concatenate([samples, np.zeros(int(pause * SAMPLE_RATE), dtype=samples.dtype)])

@@ -19,6 +19,12 @@ REAL_TIME_FACTOR = Histogram(
     buckets=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
     registry=REGISTRY,
 )
+PHONEMES_PER_CALL = Histogram(
+    "tts_phonemes_per_call",
+    "Phonemes given to one model call (bounded by TTS_MAX_PHONEMES_PER_CALL).",
+    buckets=(16, 32, 64, 128, 192, 256, 384, 510),
+    registry=REGISTRY,
+)
 AUDIO_SECONDS = Counter("tts_audio_seconds_total", "Seconds of audio synthesized.", registry=REGISTRY)
 QUEUE_DEPTH = Gauge("tts_queue_depth", "Chunks waiting for a synthesis slot.", registry=REGISTRY)
 ACTIVE_STREAMS = Gauge("tts_active_streams", "Responses and WebSocket syntheses streaming now.", registry=REGISTRY)

@@ -5,11 +5,16 @@ while its audio is still streaming; a worker task synthesizes texts one at a tim
 A cancel terminates the model run in flight and is acknowledged (``cancelled``) at once, even
 when nothing was running; no audio of the cancelled texts follows the ack (pieces are sent under
 the same lock, after checking the job), so a client can wait for the ack and play what comes next.
+
+A message that starts with ``{`` is JSON and must be a valid request object (otherwise an error
+event says why); any other text is spoken as it is (the seed's plain-text clients). Bad input
+never ends the session; an unexpected failure does, visibly: ``internal_error`` and close 1011.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -18,14 +23,16 @@ from dataclasses import dataclass, field
 from fastapi import WebSocket, WebSocketDisconnect
 
 from voice_common.ops import error_event
+from voice_common.wire import MessageError, parse_json_object
 from voice_tts import metrics
-from voice_tts.engine import KokoroEngine, Synthesis
+from voice_tts.engine import KokoroEngine, Synthesis, SynthesisError
 from voice_tts.requests import RequestError, check_speech
 
 logger = logging.getLogger("voice_tts")
 
 END_OF_SPEECH = "END"
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_INTERNAL_ERROR = 1011
 # check_speech names the OpenAI request's fields; errors here name this protocol's.
 WS_FIELDS = {"input": "text", "voice": "config.voice", "speed": "config.speed"}
 
@@ -56,17 +63,34 @@ class SpeechSession:
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
             elif isinstance(data, dict):
-                await self.websocket.send_json(data)
+                # ASCII JSON: a client's string echoed back (a context_id) may hold a lone
+                # surrogate, which is valid JSON but cannot be encoded as UTF-8.
+                await self.websocket.send_text(json.dumps(data))
             else:
                 await self.websocket.send_text(data)
 
     async def run(self) -> None:
-        worker = asyncio.create_task(self._work())
+        """Read and speak until the client leaves; a task that fails unexpectedly ends the session
+        with ``internal_error`` and a close frame (1011), never a silent drop."""
+        tasks = {asyncio.create_task(self._read()), asyncio.create_task(self._work())}
         try:
-            await self._read()
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            # asyncio.wait, not gather: if this task is cancelled meanwhile (server shutdown), gather
+            # would raise a child's CancelledError in place of this task's own, which the canceller
+            # (an anyio cancel scope) then fails to recognise and lets escape.
+            await asyncio.wait(tasks)
+        failures = [task.exception() for task in tasks if not task.cancelled() and task.exception() is not None]
+        # A send to a client that has gone raises WebSocketDisconnect: that is the session's end, not a failure.
+        if not failures or any(isinstance(failure, WebSocketDisconnect) for failure in failures):
+            return
+        logger.error("WebSocket session failed", exc_info=failures[0])
+        metrics.ERRORS.labels(code="internal_error").inc()
+        with contextlib.suppress(Exception):  # the connection itself may be what failed
+            await self.send(error_event("internal_error", "the session failed on the server; reconnect"))
+            await self.websocket.close(CLOSE_INTERNAL_ERROR)
 
     async def _read(self) -> None:
         try:
@@ -82,17 +106,20 @@ class SpeechSession:
             return
 
     async def _on_text(self, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except json.JSONDecodeError:
-            message = {"text": text}  # plain text is a synthesis request (seed clients)
-        if not isinstance(message, dict):
-            message = {"text": text}
+        # Only an object is a JSON request: other text, even a JSON array or number, is words to say.
+        if not text.lstrip().startswith("{"):
+            message: dict = {"text": text}  # plain text is a synthesis request (seed clients)
+        else:
+            try:
+                message = parse_json_object(text, self.engine.settings.ws_max_message_bytes)
+            except MessageError as exc:
+                await self._error(exc.code, exc.message)
+                return
         if message.get("type") == "cancel":
             await self._cancel()
             return
         if message.get("type") not in (None, "speak"):
-            await self._error("unknown_type", f"unknown message type {message['type']!r}; expected speak or cancel")
+            await self._error("unknown_type", f"unknown message type {str(message['type'])[:40]!r}; expected speak or cancel")
             return
         config = message.get("config") or {}
         if not isinstance(config, dict):
@@ -107,7 +134,7 @@ class SpeechSession:
                 self.engine.settings.max_input_chars,
             )
         except RequestError as exc:
-            await self._error(exc.code, exc.message, param=WS_FIELDS.get(exc.param, exc.param))
+            await self._request_error(exc)
             return
         await self.jobs.put(Job(text_, voice, speed, message.get("context_id")))
 
@@ -127,26 +154,31 @@ class SpeechSession:
         while True:
             job = await self.jobs.get()
             self.current = job
-            metrics.ACTIVE_STREAMS.inc()
             try:
                 await self._speak(job)
             finally:
-                metrics.ACTIVE_STREAMS.dec()
                 self.current = None
 
     async def _speak(self, job: Job) -> None:
         first = True
         try:
-            async for piece in self.engine.stream(job.text, job.voice, job.speed, job.synthesis):
-                if first:
-                    metrics.TTFB.labels(endpoint="ws").observe(time.perf_counter() - job.received_at)
-                    first = False
-                await self.send(piece, job)
-        except Exception as exc:  # noqa: BLE001 - one failed text must not end the session
+            async with contextlib.aclosing(self.engine.stream(job.text, job.voice, job.speed, job.synthesis)) as pieces:
+                async for piece in pieces:
+                    if first:
+                        metrics.TTFB.labels(endpoint="ws").observe(time.perf_counter() - job.received_at)
+                        first = False
+                    await self.send(piece, job)
+        except RequestError as exc:  # unspeakable_input: found by the phonemizer, before any audio
+            await self._request_error(exc)
+            return
+        except SynthesisError as exc:  # one failed text must not end the session
             logger.exception("synthesis failed")
             await self._error("synthesis_failed", f"synthesis failed: {exc}")
             return
         await self.send(END_OF_SPEECH, job)  # a cancelled job was acknowledged already
+
+    async def _request_error(self, exc: RequestError) -> None:
+        await self._error(exc.code, exc.message, param=WS_FIELDS.get(exc.param, exc.param))
 
     async def _error(self, code: str, message: str, **extra: object) -> None:
         metrics.ERRORS.labels(code=code).inc()

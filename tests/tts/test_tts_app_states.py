@@ -1,10 +1,12 @@
 """States a healthy real server cannot be put in: before the model is ready (``not_ready``, checked
-in-process without the model), a synthesis that fails (``synthesis_failed``), and weights that
-do not load (the real process exits instead of staying alive and never ready)."""
+in-process without the model), a synthesis that fails (``synthesis_failed``), a bug in the session
+(``internal_error`` and close 1011), and weights that do not load (the real process exits instead
+of staying alive and never ready)."""
 
 from __future__ import annotations
 
 import signal
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +20,10 @@ from voice_tts.settings import TTSSettings
 
 
 class BrokenKokoro:
+    """Phonemizes, then fails in the model call."""
+
+    tokenizer = SimpleNamespace(phonemize=lambda text, lang: "hˈɛloʊ.")
+
     def create(self, *args: object, **kwargs: object) -> None:
         raise RuntimeError("synthesizer exploded")
 
@@ -40,16 +46,44 @@ def test_before_the_model_is_ready_everything_says_not_ready():
         assert closed.value.code == 1013
 
 
-def test_a_failing_synthesis_is_reported_and_the_session_goes_on():
+def app_with_broken_model():
     app = app_without_model()
     engine = app.state.engine
     engine._kokoro, engine._session = BrokenKokoro(), SimpleNamespace(thread=SimpleNamespace())
     engine.voices, engine.ready = ["af_heart"], True
-    with TestClient(app).websocket_connect("/ws") as ws:
+    return app
+
+
+def test_a_failing_synthesis_is_reported_and_the_session_goes_on():
+    with TestClient(app_with_broken_model()).websocket_connect("/ws") as ws:
         for _ in range(2):
             ws.send_text("Hello.")
             event = ws.receive_json()
             assert (event["type"], event["code"]) == ("error", "synthesis_failed"), event
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_model_that_fails_on_the_first_chunk_gets_a_500_not_a_cut_200(stream):
+    response = TestClient(app_with_broken_model()).post("/v1/audio/speech", json={"input": "Hello.", "stream": stream})
+    assert response.status_code == 500, response.status_code
+    assert response.json()["error"]["code"] == "synthesis_failed", response.text
+
+
+def test_a_bug_in_the_session_ends_it_with_internal_error_and_a_close_frame():
+    app = app_with_broken_model()
+
+    async def buggy_stream(*args: object) -> AsyncIterator[bytes]:
+        raise KeyError("a bug, not a synthesis failure")
+        yield b""
+
+    app.state.engine.stream = buggy_stream
+    with TestClient(app).websocket_connect("/ws") as ws:
+        ws.send_text("Hello.")
+        event = ws.receive_json()
+        assert (event["type"], event["code"]) == ("error", "internal_error"), event
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1011
 
 
 @pytest.mark.slow
