@@ -86,3 +86,15 @@ def rss_mib(pid: int) -> float:
     """Resident memory of a process, from /proc (Linux)."""
     with open(f"/proc/{pid}/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def established_connections_to(port: int) -> int:
+    """Open TCP connections on this machine whose remote end is ``port`` (from /proc/net/tcp*)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:  # 01 = ESTABLISHED
+                    count += 1
+    return count

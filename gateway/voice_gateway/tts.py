@@ -10,6 +10,7 @@ synthesis in flight is cancelled on the server (``{"type": "cancel"}``, acknowle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncGenerator
 
@@ -78,8 +79,7 @@ class VoiceTTSService(TTSService):
                             break
         except (TimeoutError, Exception) as exc:  # noqa: BLE001 - a fresh connection fixes any state
             logger.warning(f"{self}: no cancel ack ({exc!r}); reconnecting")
-            await websocket.close()
-            self._websocket = None
+            await self._drop_connection()
         self._awaiting_cancel_ack = False
 
     @traced_tts
@@ -98,7 +98,7 @@ class VoiceTTSService(TTSService):
                 )
             )
         except Exception as exc:  # noqa: BLE001 - server down or refusing
-            self._websocket = None
+            await self._drop_connection()
             if self._call_ended:
                 return
             await self.push_error_frame(
@@ -123,8 +123,8 @@ class VoiceTTSService(TTSService):
         except asyncio.CancelledError:
             await self._cancel_in_flight()
             raise
-        except Exception as exc:  # noqa: BLE001 - died mid-sentence: tell the caller, keep the session
-            self._websocket = None
+        except Exception as exc:  # noqa: BLE001 - died or stalled mid-sentence: tell the caller, keep the session
+            await self._drop_connection()
             await self.push_error_frame(
                 UpstreamErrorFrame(error=f"TTS stream failed: {exc!r}", service="tts", code="tts_stream_failed")
             )
@@ -149,7 +149,7 @@ class VoiceTTSService(TTSService):
             self._awaiting_cancel_ack = True
         except Exception as exc:  # noqa: BLE001
             logger.warning(f"{self}: could not send cancel: {exc!r}")
-            self._websocket = None
+            await self._drop_connection()
 
     async def stop(self, frame) -> None:
         await super().stop(frame)
@@ -161,6 +161,13 @@ class VoiceTTSService(TTSService):
 
     async def _close(self) -> None:
         self._call_ended = True
+        await self._drop_connection()
+
+    async def _drop_connection(self) -> None:
+        """Close the connection for good; the next sentence opens a fresh one. A connection that
+        is only forgotten (a stalled server: the receive timed out) stays open on both ends for
+        as long as the process lives."""
         websocket, self._websocket = self._websocket, None
         if websocket is not None:
-            await websocket.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(), self._timeout)

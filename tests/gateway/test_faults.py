@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 
 import httpx
 import pytest
 import websockets
 
-from support import LOG_DIR, free_port, start_service
+from support import LOG_DIR, established_connections_to, free_port, start_service
 from voice_agent.client import Caller
 from voice_agent.processes import ServiceProcess
 from voice_agent.stack import llm_spec
@@ -116,5 +117,30 @@ async def test_tts_server_dying_mid_turn_is_reported_and_the_call_speaks_again_w
             await call.silence(1.0)
             turn = await call.say_and_listen(speech("What is the capital of France?"), timeout=90)
             assert turn.reply_audio_bytes > 0, ("no speech after the TTS server came back", call.conversation.events)
+    finally:
+        tts.stop()
+
+
+async def test_a_tts_server_that_stalls_mid_reply_is_reported_and_its_connection_is_not_leaked(gateway_with, speech):
+    tts = start_service("tts", "voice_tts", {})
+    try:
+        gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws", GATEWAY_UPSTREAM_TIMEOUT_SECS="3")
+        async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
+            await call.silence(0.3)
+            await call.say(speech("Tell me a long story about the sea."))
+            keep_talking = asyncio.create_task(call.silence(40))
+            assert await call.wait_for(lambda: call.conversation.first_event("bot_started_speaking"), 60)
+            tts.process.send_signal(signal.SIGSTOP)  # mid-reply, alive and connected but silent
+            try:
+                assert await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30), call.conversation.events
+            finally:
+                tts.process.send_signal(signal.SIGCONT)
+            keep_talking.cancel()
+        # The call is over: no connection from the gateway to the TTS server may be left open.
+        for _ in range(50):
+            if established_connections_to(tts.spec.port) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert established_connections_to(tts.spec.port) == 0
     finally:
         tts.stop()
