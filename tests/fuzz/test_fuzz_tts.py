@@ -2,8 +2,9 @@
 
 Whatever a client sends, the server answers with its own errors and never fails: no 5xx, every
 WebSocket frame answered by one text frame (``END``, ``cancelled`` or an error event with a
-stable code) and the session still open after it, ``/health`` answering after each example, and
-no traceback in the server's log. Every example runs against the one session-wide ``tts_server``
+stable code) and the session still open after it, ``/health`` answering after each example, no
+synthesis left streaming (``tts_active_streams`` back to 0) and no traceback in the server's log
+(``fuzz_support.WatchedServer``). Every example runs against the one session-wide ``tts_server``
 on loopback. Texts that could be spoken are at most a few characters, so a successful example
 costs a short synthesis and the file runs in well under a minute. Failing inputs are printed by
 hypothesis; nothing is stored.
@@ -16,37 +17,31 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzz_support import FUZZ, TIMEOUT_S, WatchedServer, assert_error_event, json_values
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from voice_agent.processes import ServiceProcess
 
 pytestmark = pytest.mark.slow
 
-TIMEOUT_S = 60.0
-# Budgets: about 40 s of server time for the file on 2 loaded cores (a spoken example costs ~0.5 s).
-FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+# A spoken example costs ~0.5 s of synthesis; the WebSocket ones speak more often.
 FUZZ_WS = settings(FUZZ, max_examples=40)
 
 # -- strategies ------------------------------------------------------------------------------
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
 # Anything Unicode has (controls, emoji, unassigned...) but short: a speakable one is ~1 s of audio.
 short_texts = st.text(max_size=3)
+# What a text field may hold: a short text, or any JSON that is not a string (refused).
+text_fields = short_texts | json_values.filter(lambda value: not isinstance(value, str))
 # A lone surrogate is valid JSON but not valid UTF-8; hypothesis's text never holds one.
 lone_surrogates = st.integers(0xD800, 0xDFFF).map(lambda code: f"\\u{code:04x}")
 voices = st.sampled_from(["af_heart", "am_michael", "nobody", ""]) | json_values
 speeds = st.floats(0.4, 2.1) | json_values
-
-
 speech_bodies = st.fixed_dictionaries(
     {},
     optional={
-        "input": short_texts | json_values,
+        "input": text_fields,
         "voice": voices,
         "speed": speeds,
         "model": st.sampled_from(["kokoro", "tts-1", "whisper-1"]) | json_values,
@@ -58,7 +53,7 @@ ws_messages = st.fixed_dictionaries(
     {},
     optional={
         "type": st.sampled_from(["speak", "cancel", "shout"]) | json_values,
-        "text": short_texts | json_values,
+        "text": text_fields,
         "config": st.fixed_dictionaries({}, optional={"voice": voices, "speed": speeds}) | json_values,
         "context_id": json_values,
     },
@@ -89,41 +84,17 @@ body_bytes = st.one_of(
 )
 # Plain text, and JSON that is not an object (plain text too, spoken as it is): kept short. One
 # branch of four, so that most frames are refused and the file stays fast.
-plain_texts = short_texts | (st.none() | st.booleans() | st.integers(-99, 99) | st.lists(st.integers(0, 9), max_size=2)).map(json.dumps)
+short_non_objects = st.none() | st.booleans() | st.integers(-99, 99) | st.lists(st.integers(0, 9), max_size=2)
+plain_texts = short_texts | short_non_objects.map(json.dumps)
 frames = st.one_of(ws_messages.map(json.dumps), plain_texts, hostile_json, st.binary(max_size=64))
 
 
 # -- the server and its checks ---------------------------------------------------------------
-class Watched:
-    """The shared server as this module sees it: a client, and its log since the module began."""
-
-    def __init__(self, server: ServiceProcess, http: httpx.Client) -> None:
-        self.server = server
-        self.http = http
-        self.log_offset = server.log_path.stat().st_size  # earlier tests' lines are not this module's
-
-    def open_ws(self) -> ClientConnection:
-        url = self.server.spec.base_url.replace("http://", "ws://", 1) + "/ws"
-        return connect(url, open_timeout=TIMEOUT_S, close_timeout=TIMEOUT_S, max_size=None, compression=None, proxy=None)
-
-    def assert_healthy(self) -> None:
-        """Alive, and no traceback logged since the last check."""
-        assert self.http.get("/health").status_code == 200
-        log = self.server.log_path.read_bytes()
-        new, self.log_offset = log[self.log_offset :], len(log)  # each traceback fails one example, not all after it
-        if b"Traceback" in new:
-            pytest.fail("the server logged a traceback:\n" + new[new.index(b"Traceback") - 300 :][:4000].decode(errors="replace"))
-
-
 @pytest.fixture(scope="module")
-def watched(tts_server: ServiceProcess) -> Iterator[Watched]:
+def watched(tts_server: ServiceProcess) -> Iterator[WatchedServer]:
+    # tts_active_streams: no synthesis may be left running once an example's client has gone.
     with httpx.Client(base_url=tts_server.spec.base_url, timeout=TIMEOUT_S) as http:
-        yield Watched(tts_server, http)
-
-
-def assert_error(error: dict) -> None:
-    assert isinstance(error.get("code"), str) and error["code"], error
-    assert isinstance(error.get("message"), str) and error["message"], error
+        yield WatchedServer(tts_server, http, "tts_active_streams")
 
 
 def reply_to(ws: ClientConnection, frame: str | bytes) -> str:
@@ -138,7 +109,7 @@ def reply_to(ws: ClientConnection, frame: str | bytes) -> str:
 @FUZZ_WS
 @given(frames=st.lists(frames, min_size=1, max_size=2))
 def test_ws_answers_every_frame_and_the_session_goes_on(watched, frames):
-    with watched.open_ws() as ws:
+    with watched.open_ws("/ws") as ws:
         for frame in frames:
             reply = reply_to(ws, frame)
             if reply == "END":
@@ -146,10 +117,10 @@ def test_ws_answers_every_frame_and_the_session_goes_on(watched, frames):
             event = json.loads(reply)
             assert event["type"] in ("error", "cancelled"), event
             if event["type"] == "error":
-                assert_error(event)
+                assert_error_event(event)
         # Still open: an idle cancel is acknowledged without any synthesis.
         assert json.loads(reply_to(ws, json.dumps({"type": "cancel"})))["type"] == "cancelled"
-    watched.assert_healthy()
+    watched.assert_healthy(sessions_left=True)
 
 
 @FUZZ
@@ -159,8 +130,8 @@ def test_speech_answers_audio_or_a_4xx_with_a_code(watched, body):
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         error = response.json()["error"]
-        assert_error(error)
+        assert_error_event(error)
         assert error["param"] is None or isinstance(error["param"], str), error
     else:
         assert response.content and response.headers["content-type"].startswith("audio/"), response.headers
-    watched.assert_healthy()
+    watched.assert_healthy(sessions_left=True)
