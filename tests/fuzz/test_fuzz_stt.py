@@ -11,16 +11,16 @@ noise and flush cost a real decode). Failing inputs are printed by hypothesis; n
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzz_support import FUZZ, TIMEOUT_S, WatchedServer, assert_error_event, hostile_json_texts, json_values, send_all
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from stt.stt_helpers import WAV_HEADER_FIELDS, metric_samples, patched_wav
+from stt.stt_helpers import WAV_HEADER_FIELDS, patched_wav
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from voice_agent.processes import ServiceProcess
 from voice_common.audio import wav_bytes
@@ -28,17 +28,11 @@ from voice_stt.settings import STTSettings
 
 pytestmark = pytest.mark.slow
 
-TIMEOUT_S = 60.0
 MAX_FRAME_BYTES = STTSettings.model_fields["max_frame_bytes"].default
 LISTEN_EVENTS = {"ready", "partial", "final", "error"}
-FUZZ = settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+STT_FUZZ = settings(FUZZ, max_examples=80)
 
 # -- strategies ------------------------------------------------------------------------------
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12,
-)
 start_messages = st.fixed_dictionaries(
     {"type": st.just("start")},
     optional={
@@ -48,13 +42,7 @@ start_messages = st.fixed_dictionaries(
     },
 )
 control_messages = start_messages | st.fixed_dictionaries({"type": st.sampled_from(["flush", "reset", "stop"]) | json_values})
-text_frames = st.one_of(
-    control_messages.map(json.dumps),
-    json_values.map(json.dumps),
-    st.text(max_size=200),
-    st.integers(1, 100_000).map(lambda depth: "[" * depth),
-    st.integers(4000, 20_000).map(lambda digits: '{"type": "start", "sample_rate": ' + "7" * digits + "}"),
-)
+text_frames = st.one_of(control_messages.map(json.dumps), json_values.map(json.dumps), hostile_json_texts)
 binary_frames = st.binary(max_size=4096) | st.sampled_from([b"", b"\x01", bytes(MAX_FRAME_BYTES + 2)])
 header_fields = st.fixed_dictionaries(
     {},
@@ -81,50 +69,11 @@ form_fields = st.fixed_dictionaries(
 )
 
 
-# -- the server and its checks ---------------------------------------------------------------
-class Watched:
-    """The shared server as this module sees it: its URLs, a client, and its log since the module began."""
-
-    def __init__(self, server: ServiceProcess, http: httpx.Client) -> None:
-        self.server = server
-        self.http = http
-        self.log_offset = server.log_path.stat().st_size  # earlier tests' lines are not this module's
-
-    def ws_url(self, path: str) -> str:
-        return self.server.spec.base_url.replace("http://", "ws://", 1) + path
-
-    def open_ws(self, path: str) -> ClientConnection:
-        return connect(
-            self.ws_url(path), open_timeout=TIMEOUT_S, close_timeout=TIMEOUT_S, max_size=None, compression=None, proxy=None
-        )
-
-    def assert_healthy(self, sessions_left: bool) -> None:
-        """Alive, no traceback logged, and (after WebSocket examples) no session left open."""
-        assert self.http.get("/health").status_code == 200
-        if sessions_left:
-            deadline = time.monotonic() + 5.0  # a closed session is released a moment after the close
-            while (active := self.active_sessions()) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert active == 0, f"{active:g} sessions still open after their clients left"
-        log = self.server.log_path.read_bytes()
-        new, self.log_offset = log[self.log_offset :], len(log)  # each traceback fails one example, not all after it
-        if b"Traceback" in new:
-            excerpt = new[new.index(b"Traceback") - 300 :][:4000].decode(errors="replace")
-            pytest.fail(f"the server logged a traceback:\n{excerpt}")
-
-    def active_sessions(self) -> float:
-        return metric_samples(self.http.get("/metrics").text)[("stt_active_sessions", ())]
-
-
+# -- the server ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def watched(stt_server: ServiceProcess) -> Iterator[Watched]:
+def watched(stt_server: ServiceProcess) -> Iterator[WatchedServer]:
     with httpx.Client(base_url=stt_server.spec.base_url, timeout=TIMEOUT_S) as http:
-        yield Watched(stt_server, http)
-
-
-def assert_error_event(event: dict) -> None:
-    assert isinstance(event.get("code"), str) and event["code"], event
-    assert isinstance(event.get("message"), str) and event["message"], event
+        yield WatchedServer(stt_server, http, "stt_active_sessions")
 
 
 def drain(ws: ClientConnection) -> list[str | bytes]:
@@ -137,16 +86,8 @@ def drain(ws: ClientConnection) -> list[str | bytes]:
             return received
 
 
-def send_all(ws: ClientConnection, frames: list[str | bytes]) -> None:
-    for frame in frames:
-        try:
-            ws.send(frame)
-        except ConnectionClosed:  # the server may close (1009) while frames are still going out
-            return
-
-
 # -- the examples ----------------------------------------------------------------------------
-@FUZZ
+@STT_FUZZ
 @given(started=st.booleans(), frames=st.lists(text_frames | binary_frames, max_size=6))
 def test_listen_survives_any_frames_in_any_order(watched, started, frames):
     ws = watched.open_ws("/v1/listen")
@@ -164,7 +105,7 @@ def test_listen_survives_any_frames_in_any_order(watched, started, frames):
     watched.assert_healthy(sessions_left=True)
 
 
-@FUZZ
+@STT_FUZZ
 @given(frames=st.lists(text_frames | st.binary(max_size=4096), min_size=1, max_size=3))
 def test_legacy_ws_answers_every_frame(watched, frames):
     with watched.open_ws("/ws") as ws:
@@ -178,7 +119,7 @@ def test_legacy_ws_answers_every_frame(watched, frames):
     watched.assert_healthy(sessions_left=True)
 
 
-@FUZZ
+@STT_FUZZ
 @given(content=wav_uploads | st.binary(max_size=4096), fields=form_fields)
 def test_uploads_get_a_transcript_or_a_4xx_with_a_code(watched, content, fields):
     response = watched.http.post("/v1/audio/transcriptions", files={"file": ("upload", content)}, data=fields)

@@ -4,6 +4,7 @@ session stays usable or closes cleanly, and other sessions are unaffected."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import signal
 
@@ -96,20 +97,29 @@ async def test_llm_dying_mid_turn_is_reported_and_the_session_stays_up(gateway_w
     assert httpx.get(gateway.spec.base_url + "/health").status_code == 200
 
 
+async def ask_then_break_tts(call: Caller, question: bytes, when: str, fault) -> None:
+    """Ask, and at the caller's event ``when`` break the TTS server with ``fault()``; the caller must
+    then get an error from the TTS service while the call stays open."""
+    await call.silence(0.3)
+    await call.say(question)
+    keep_talking = asyncio.create_task(call.silence(40))
+    try:
+        assert await call.wait_for(lambda: call.conversation.first_event(when), 60), call.conversation.events
+        fault()
+        assert await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30), call.conversation.events
+    finally:
+        keep_talking.cancel()
+    assert call.websocket.state.name == "OPEN"
+
+
 async def test_tts_server_dying_mid_turn_is_reported_and_the_call_speaks_again_when_it_is_back(gateway_with, speech):
     tts = start_service("tts", "voice_tts", {})
     try:
         # a death is seen at once (connection closed); the long timeout is for the spoken turn after
         gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws", GATEWAY_UPSTREAM_TIMEOUT_SECS="30")
         async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
-            await call.silence(0.3)
-            await call.say(speech("Tell me about the sea."))
-            keep_talking = asyncio.create_task(call.silence(30))
-            assert await call.wait_for(lambda: call.conversation.first_event("transcript"), 30)
-            tts.stop(grace_s=0)  # dies while the LLM is answering, before the reply is spoken
-            assert await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30), call.conversation.events
-            keep_talking.cancel()
-            assert call.websocket.state.name == "OPEN"
+            # dies while the LLM is answering, before the reply is spoken
+            await ask_then_break_tts(call, speech("Tell me about the sea."), "transcript", lambda: tts.stop(grace_s=0))
 
             # The pod restarts (same address); the same call gets spoken answers again.
             tts = ServiceProcess(tts.spec, LOG_DIR)
@@ -126,16 +136,12 @@ async def test_a_tts_server_that_stalls_mid_reply_is_reported_and_its_connection
     try:
         gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws", GATEWAY_UPSTREAM_TIMEOUT_SECS="3")
         async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
-            await call.silence(0.3)
-            await call.say(speech("Tell me a long story about the sea."))
-            keep_talking = asyncio.create_task(call.silence(40))
-            assert await call.wait_for(lambda: call.conversation.first_event("bot_started_speaking"), 60)
-            tts.process.send_signal(signal.SIGSTOP)  # mid-reply, alive and connected but silent
+            # mid-reply, alive and connected but silent: the receive times out
+            stall = functools.partial(tts.process.send_signal, signal.SIGSTOP)
             try:
-                assert await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30), call.conversation.events
+                await ask_then_break_tts(call, speech("Tell me a long story about the sea."), "bot_started_speaking", stall)
             finally:
                 tts.process.send_signal(signal.SIGCONT)
-            keep_talking.cancel()
         # The call is over: no connection from the gateway to the TTS server may be left open.
         for _ in range(50):
             if established_connections_to(tts.spec.port) == 0:
