@@ -167,3 +167,21 @@ async def test_oversized_headers_are_refused_and_the_gateway_stays_up(local_stac
         assert status in (b"HTTP/1.1 400 Bad Request", b""), status
     async with httpx.AsyncClient(base_url=local_stack.gateway_http, timeout=10) as http:
         assert (await http.get("/health", headers={"X-Small": "x" * 4000})).status_code == 200
+
+
+async def test_a_caller_who_stops_reading_hurts_no_other_caller_and_leaves_nothing(local_stack, speech):
+    gateway_pid = local_stack.group.running["gateway"].process.pid
+    rss_before = rss_mib(gateway_pid)
+    # max_queue=1: the client library stops reading the socket after one message, so the gateway's
+    # sends back up into TCP buffers, as with a stalled phone line or a frozen browser tab.
+    async with websockets.connect(local_stack.gateway_ws, max_queue=1) as slow_reader:
+        question = speech("Tell me a long story about the sea.")
+        for offset in range(0, len(question) + 32_000, 640):  # the question, then a second of silence
+            await slow_reader.send((question + bytes(32_000))[offset : offset + 640])
+            await asyncio.sleep(0.02)
+        async with Caller(local_stack.gateway_ws) as other:
+            await other.silence(0.3)
+            turn = await other.say_and_listen(speech("What is the capital of France?"), timeout=90)
+        assert not other.conversation.errors and turn.reply_audio_bytes > 0, "the other caller is served as usual"
+    assert await _gauges_settle(local_stack, timeout_s=30) == (0, 0), "the stuck call is gone once its client is"
+    assert rss_mib(gateway_pid) - rss_before < 60
