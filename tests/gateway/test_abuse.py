@@ -172,9 +172,12 @@ async def test_oversized_headers_are_refused_and_the_gateway_stays_up(local_stac
 async def test_a_caller_who_stops_reading_hurts_no_other_caller_and_leaves_nothing(local_stack, speech):
     gateway_pid = local_stack.group.running["gateway"].process.pid
     rss_before = rss_mib(gateway_pid)
-    # max_queue=1: the client library stops reading the socket after one message, so the gateway's
-    # sends back up into TCP buffers, as with a stalled phone line or a frozen browser tab.
-    async with websockets.connect(local_stack.gateway_ws, max_queue=1) as slow_reader:
+    # max_queue=1: the client library stops reading the socket after one message, and its receive
+    # buffer is tiny, so the gateway's sends back up, as with a stalled line or a frozen browser tab.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", local_stack.ports.gateway))
+    async with websockets.connect(local_stack.gateway_ws, sock=sock, max_queue=1) as slow_reader:
         question = speech("Tell me a long story about the sea.")
         for offset in range(0, len(question) + 32_000, 640):  # the question, then a second of silence
             await slow_reader.send((question + bytes(32_000))[offset : offset + 640])
