@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
@@ -18,6 +21,7 @@ from voice_gateway.pipeline import WIRE_FORMATS, build_call
 from voice_gateway.sessions import SessionRegistry
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.upstream_health import check_upstreams
+from voice_gateway.warmup import LLMWarmup
 
 STATIC_DIR = Path(__file__).parent / "static"
 CLOSE_POLICY_VIOLATION = 1008
@@ -35,14 +39,27 @@ async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     sessions = SessionRegistry(settings.max_sessions)
-    app = FastAPI(title="voice-gateway", version="0.1.0")
+    llm_warmup = LLMWarmup(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        warming = asyncio.create_task(llm_warmup.run())
+        yield
+        warming.cancel()
+
+    app = FastAPI(title="voice-gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.sessions = sessions
 
     async def readiness() -> tuple[bool, dict]:
         upstreams = await check_upstreams(settings)
-        ready = all(upstreams.values()) and not sessions.draining
-        return ready, {"upstreams": upstreams, "draining": sessions.draining, "active_sessions": sessions.active}
+        ready = all(upstreams.values()) and llm_warmup.done and not sessions.draining
+        return ready, {
+            "upstreams": upstreams,
+            "llm_warm": llm_warmup.done,
+            "draining": sessions.draining,
+            "active_sessions": sessions.active,
+        }
 
     add_ops_routes(app, readiness, registry=metrics.REGISTRY)
 

@@ -62,7 +62,7 @@ def template_safe_messages(messages: list[Message], max_history: int) -> list[Me
 
 
 @cache
-def _shared_client(api_key: str, base_url: str) -> AsyncOpenAI:
+def shared_client(api_key: str, base_url: str) -> AsyncOpenAI:
     """One client per upstream for the whole process, shared by every call.
 
     Pipecat builds a client per call: a TLS context (half of a call's set-up CPU here) and a
@@ -82,7 +82,7 @@ class OpenAICompatibleLLMService(OpenAILLMService):
         self._max_history_messages = max_history_messages
 
     def create_client(self, api_key: str | None = None, base_url: str | None = None, **_kwargs: Any) -> AsyncOpenAI:
-        return _shared_client(api_key or "", base_url or "")
+        return shared_client(api_key or "", base_url or "")
 
     def build_chat_completion_params(self, params_from_context: Any) -> dict:
         params = super().build_chat_completion_params(params_from_context)

@@ -30,6 +30,8 @@ class GatewaySettings(BaseSettings):
     # Past turns sent with each request (the system prompt aside): bounds prompt length and the
     # server's work per turn, so a long call never outgrows a small model's context window.
     llm_max_history_messages: int = Field(default=20, ge=1)
+    # One completion with the system prompt before /ready turns 200: a fresh LLM's first is slow.
+    llm_warmup: bool = True
     llm_temperature: float = 0.3
     tts_voice: str = "af_heart"
     tts_speed: float = 1.0

@@ -150,3 +150,23 @@ async def test_a_tts_server_that_stalls_mid_reply_is_reported_and_its_connection
         assert established_connections_to(tts.spec.port) == 0
     finally:
         tts.stop()
+
+
+async def test_the_gateway_is_ready_only_once_its_llm_has_answered_a_warm_up(gateway_with, models_dir):
+    llm_port = free_port()
+    gateway = gateway_with(GATEWAY_LLM_BASE_URL=f"http://127.0.0.1:{llm_port}/v1")
+    ready = httpx.get(gateway.spec.base_url + "/ready")
+    assert ready.status_code == 503 and ready.json()["llm_warm"] is False, "no LLM yet: not warm, not ready"
+
+    llm = ServiceProcess(llm_spec(models_dir, llm_port, name="llm-late"), LOG_DIR)  # the LLM starts after the gateway
+    try:
+        llm.wait_ready(120)
+        for _ in range(60):
+            ready = httpx.get(gateway.spec.base_url + "/ready")
+            if ready.status_code == 200:
+                break
+            await asyncio.sleep(0.5)
+        assert ready.status_code == 200 and ready.json()["llm_warm"] is True, ready.json()
+        assert "LLM warm-up done" in gateway.log_path.read_text()
+    finally:
+        llm.stop()
