@@ -69,10 +69,11 @@ def test_external_upstreams_replace_disabled_components():
     assert not [p for p in manifest.kinds("NetworkPolicy") if "llm" in p["metadata"]["name"]]
 
 
-def test_gateway_service_keeps_callers_on_their_replica():
+def test_gateway_service_spreads_calls_and_affinity_is_opt_in():
     service = render("production").component("Service", "gateway")
-    assert service["spec"]["sessionAffinity"] == "ClientIP"
-    assert service["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] >= 3600
+    assert service["spec"]["sessionAffinity"] == "None" and "sessionAffinityConfig" not in service["spec"]
+    pinned = render("production", values={"gateway.service.sessionAffinity": "ClientIP"}).component("Service", "gateway")
+    assert pinned["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] >= 3600
 
 
 def test_only_the_gateway_reaches_the_model_servers(manifest):
@@ -156,6 +157,7 @@ def test_keda_scaled_object_queries_the_gateway_metric():
     manifest = render("production", values={"gateway.autoscaling.enabled": False, "gateway.keda.enabled": True})
     scaled = manifest.kinds("ScaledObject")[0]
     assert scaled["spec"]["scaleTargetRef"]["name"] == manifest.deployment("gateway")["metadata"]["name"]
+    assert "replicas" not in manifest.deployment("gateway")["spec"], "KEDA owns the count: upgrades must not reset it"
     trigger = scaled["spec"]["triggers"][0]
     assert trigger["type"] == "prometheus"
     assert gateway_metrics.ACTIVE_SESSIONS.describe()[0].name + "{" in trigger["metadata"]["query"]

@@ -338,7 +338,8 @@ metadata:
   labels:
     {{- include "voice-agent.componentLabels" . | nindent 4 }}
 spec:
-  {{- if not $v.autoscaling.enabled }}
+  {{- /* An autoscaler (HPA, or KEDA's own HPA) owns the count: a fixed one would reset it on every upgrade. */}}
+  {{- if not (or $v.autoscaling.enabled (dig "keda" "enabled" false $v)) }}
   replicas: {{ $v.replicaCount }}
   {{- end }}
   strategy:
