@@ -25,14 +25,22 @@ def readiness_urls(settings: GatewaySettings) -> dict[str, str]:
     }
 
 
+# llama.cpp (and llama-cpp-python) answer /v1/models only between replies: a connected server
+# that is slow to answer is busy, not down. Without this, every gateway turned unready whenever
+# their shared LLM was streaming a long reply. STT and TTS answer /ready off their work queues.
+BUSY_MEANS_UP = {"llm"}
+
+
 async def check_upstreams(settings: GatewaySettings, timeout_s: float = 2.0) -> dict[str, bool]:
     async with httpx.AsyncClient(timeout=timeout_s) as client:
 
-        async def ok(url: str) -> bool:
+        async def ok(name: str, url: str) -> bool:
             try:
                 return (await client.get(url)).status_code == 200
+            except httpx.ReadTimeout:
+                return name in BUSY_MEANS_UP
             except httpx.HTTPError:
                 return False
 
-        names, urls = zip(*readiness_urls(settings).items())
-        return dict(zip(names, await asyncio.gather(*(ok(url) for url in urls))))
+        checks = readiness_urls(settings)
+        return dict(zip(checks, await asyncio.gather(*(ok(name, url) for name, url in checks.items()))))

@@ -20,6 +20,13 @@ SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
 
+def test_gpu_memory_utilization_set_on_the_command_line_is_accepted():
+    """`helm --set llm.gpu.gpuMemoryUtilization=0.8` passes the string "0.8"; the schema refused it."""
+    manifest = render("gpu", values={"llm.gpu.gpuMemoryUtilization": "0.8"})
+    args = manifest.container("llm")["command"]
+    assert args[args.index("--gpu-memory-utilization") + 1] == "0.8"
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -28,6 +35,7 @@ VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
         ({"tts.gpu.resourceName": "gpu"}, ["/tts/gpu/resourceName", "'gpu' does not match pattern"]),
         ({"models.source": "s3"}, ["/models/source", "'emptyDir', 'pvc', 'image'"]),
         ({"llm.gpu.gpuMemoryUtilization": 1.5}, ["/llm/gpu/gpuMemoryUtilization", "maximum"]),
+        ({"llm.gpu.gpuMemoryUtilization": "1.5"}, ["/llm/gpu/gpuMemoryUtilization"]),
         ({"llm.cpu.modelFile": "/abs/model.bin"}, ["/llm/cpu/modelFile", "does not match pattern"]),
         ({"stt.cpu.resources.requests.cpu": "1 core"}, ["/stt/cpu/resources/requests/cpu", "does not match pattern"]),
         ({"stt.config.device": "tpu"}, ["/stt/config/device", "'cpu', 'cuda'"]),

@@ -15,7 +15,7 @@ import websockets
 from support import LOG_DIR, established_connections_to, free_port, start_service
 from voice_agent.client import Caller
 from voice_agent.processes import ServiceProcess
-from voice_agent.stack import llm_spec
+from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
 
 pytestmark = pytest.mark.slow
 
@@ -170,3 +170,22 @@ async def test_the_gateway_is_ready_only_once_its_llm_has_answered_a_warm_up(gat
         assert "LLM warm-up done" in gateway.log_path.read_text()
     finally:
         llm.stop()
+
+
+async def test_a_busy_llm_does_not_make_the_gateway_unready(local_stack):
+    """llama.cpp answers /v1/models only between replies; a long reply must not take the gateway out."""
+    long_reply = {
+        "model": LLM_MODEL_ALIAS,
+        "messages": [{"role": "user", "content": "Write a very long story about the sea, with many chapters."}],
+        "max_tokens": 1500,
+        "stream": True,
+    }
+    statuses = []
+    async with httpx.AsyncClient(timeout=120) as http:
+        async with http.stream("POST", local_stack.llm_base_url + "/chat/completions", json=long_reply) as reply:
+            async for _ in reply.aiter_lines():
+                if len(statuses) < 3:  # a probe's timeout (2 s) runs out while the reply streams
+                    statuses.append((await http.get(local_stack.gateway_http + "/ready")).status_code)
+                if len(statuses) == 3:
+                    break
+    assert statuses == [200, 200, 200]

@@ -148,16 +148,21 @@ resources:
 {{/*
 Probes (dict port, startupPath, readyPath, livePath, probes): the startup probe holds the
 others back for as long as model loading may take; readiness then gates traffic, liveness restarts.
+An empty path probes the TCP port instead (for servers whose HTTP endpoints queue behind work).
 */}}
+{{- define "voice-agent.probeAction" -}}
+{{- if .path }}httpGet: {path: {{ .path }}, port: {{ .port }}}{{ else }}tcpSocket: {port: {{ .port }}}{{ end }}
+{{- end }}
+
 {{- define "voice-agent.probes" -}}
 startupProbe:
-  httpGet: {path: {{ .startupPath | default .livePath }}, port: {{ .port }}}
+  {{ include "voice-agent.probeAction" (dict "path" (.startupPath | default .livePath) "port" .port) }}
   {{- toYaml .probes.startup | nindent 2 }}
 readinessProbe:
-  httpGet: {path: {{ .readyPath }}, port: {{ .port }}}
+  {{ include "voice-agent.probeAction" (dict "path" .readyPath "port" .port) }}
   {{- toYaml .probes.readiness | nindent 2 }}
 livenessProbe:
-  httpGet: {path: {{ .livePath }}, port: {{ .port }}}
+  {{ include "voice-agent.probeAction" (dict "path" .livePath "port" .port) }}
   {{- toYaml .probes.liveness | nindent 2 }}
 {{- end }}
 
@@ -320,7 +325,7 @@ dict:
   image, resources, probes         the active profile's
   command                          list; the container's command
   port                             container port (named "http"; probes and Services use the name)
-  readyPath, livePath              probe paths
+  startupPath, readyPath, livePath probe paths (startup defaults to live; empty: a TCP probe)
   env                              extra env entries, rendered YAML (list items)
   seedDirs                         model directories the init step copies into the weights volume
   models                           mount the weights volume (default: when seedDirs is not empty)
@@ -374,7 +379,7 @@ spec:
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
-          {{- include "voice-agent.probes" (dict "port" "http" "readyPath" .readyPath "livePath" .livePath "probes" .probes) | nindent 10 }}
+          {{- include "voice-agent.probes" (dict "port" "http" "startupPath" .startupPath "readyPath" .readyPath "livePath" .livePath "probes" .probes) | nindent 10 }}
           {{- include "voice-agent.resources" (dict "resources" .resources "gpu" .gpu) | trim | nindent 10 }}
           {{- include "voice-agent.containerSecurityContext" $root | nindent 10 }}
           {{- with .lifecycle }}
