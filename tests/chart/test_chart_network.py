@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from chart_support import COMPONENTS, MODEL_COMPONENTS, REPO, env_of, render, selector_matches
+from chart_support import COMPONENTS, MODEL_COMPONENTS, REPO, env_of, render, render_error, selector_matches
 from voice_gateway import metrics as gateway_metrics
 from voice_gateway.upstream_health import readiness_urls
 from voice_gateway.settings import GatewaySettings
@@ -184,6 +184,18 @@ def test_service_monitors_scrape_every_metrics_endpoint():
         assert selector_matches(monitor["spec"]["selector"], service["metadata"]["labels"])
         endpoint = monitor["spec"]["endpoints"][0]
         assert endpoint["path"] == "/metrics" and endpoint["port"] in [p["name"] for p in service["spec"]["ports"]]
-    cpu = render("cpu", values={"observability.serviceMonitor.enabled": True})
+    monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    cpu = render("cpu", values={"observability.serviceMonitor.enabled": True, "networkPolicy.metricsFrom": monitoring})
     assert "llm" not in {m["metadata"]["labels"]["app.kubernetes.io/component"] for m in cpu.kinds("ServiceMonitor")}, \
         "llama.cpp's server has no /metrics"
+
+
+def test_an_ingress_without_hosts_routes_every_host_to_the_gateway():
+    ingress = render("cpu", values={"gateway.ingress.enabled": True}).kinds("Ingress")[0]
+    [rule] = ingress["spec"]["rules"]
+    assert "host" not in rule and rule["http"]["paths"][0]["path"] == "/", "an Ingress with no rules routes nothing"
+
+
+def test_service_monitors_without_a_scrape_path_through_the_network_policy_are_refused():
+    stderr = render_error("cpu", values={"observability.serviceMonitor.enabled": True})
+    assert "networkPolicy.metricsFrom" in stderr, stderr

@@ -169,6 +169,27 @@ def test_vllm_server_on_gpu():
     assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "hf-token", "key": "token"}}
     assert env["HF_HOME"].startswith("/models/"), "downloads land in the shared model cache"
     assert "HF_TOKEN" not in env_of(render("gpu").container("llm")), "no token unless a Secret is named"
+    # uid 10001 has no passwd entry: getpwuid() in torch's compile caches crashes without USER
+    assert manifest.pod_spec("llm")["securityContext"]["runAsUser"] == 10001
+    assert env["USER"] and env["HOME"] == "/tmp"
+    assert env["TORCHINDUCTOR_CACHE_DIR"].startswith("/tmp/") and env["TRITON_CACHE_DIR"].startswith("/tmp/")
+
+
+@pytest.mark.parametrize("request_cpu, threads", [("1", "1"), ("1500m", "2"), ("250m", "1"), ("4", "4")])
+def test_llama_cpp_threads_follow_the_pods_cpu_request_not_the_nodes_cores(request_cpu, threads):
+    values = {"llm.cpu.resources.requests.cpu": request_cpu, "llm.cpu.threads": 0}
+    command = render("cpu", values=values).container("llm")["command"]
+    assert arg(command, "--n_threads") == threads
+    assert arg(render("cpu", values={"llm.cpu.threads": 3}).container("llm")["command"], "--n_threads") == "3"
+
+
+def test_a_render_without_a_cluster_does_not_restart_the_gateway():
+    """Rendered by GitOps (no cluster to read the token back from), nothing in the pod template may change."""
+    # two real renders (renders are cached by their arguments; this override changes nothing)
+    first = render("production").deployment("gateway")["spec"]["template"]
+    second = render("production", values={"gateway.extraEnv": []}).deployment("gateway")["spec"]["template"]
+    assert render("production").get("Secret", "va-voice-agent-gateway-auth") is not None
+    assert first == second
 
 
 def test_shared_gpu_lowers_vllm_memory_share():
