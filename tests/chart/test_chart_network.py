@@ -199,3 +199,9 @@ def test_an_ingress_without_hosts_routes_every_host_to_the_gateway():
 def test_service_monitors_without_a_scrape_path_through_the_network_policy_are_refused():
     stderr = render_error("cpu", values={"observability.serviceMonitor.enabled": True})
     assert "networkPolicy.metricsFrom" in stderr, stderr
+
+
+def test_a_pdb_that_would_block_every_node_drain_is_refused():
+    stderr = render_error("cpu", values={"stt.pdb.enabled": True})  # one STT replica, minAvailable 1
+    assert "stt.pdb.minAvailable" in stderr and "drained" in stderr, stderr
+    assert render("cpu", values={"stt.pdb.enabled": True, "stt.replicaCount": 2}).kinds("PodDisruptionBudget")
