@@ -33,8 +33,8 @@ from voice_gateway.serializer import INPUT_SAMPLE_RATE, RawPCMSerializer, SafePr
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.stt import VoiceSTTService
 from voice_gateway.timeouts import FirstSpeechWatch
-from voice_gateway.vad import SharedSileroVADAnalyzer
 from voice_gateway.tts import TTS_SAMPLE_RATE, VoiceTTSService
+from voice_gateway.vad import SharedSileroVADAnalyzer
 
 WIRE_FORMATS = ("raw", "protobuf")
 
