@@ -111,7 +111,9 @@ def start(manifest, component: str, weights: Path, env: dict[str, str], command:
     repository = container["image"].rsplit(":", 1)[0].rsplit("/", 1)[-1]
     docker(*args, "--entrypoint", command[0], image(repository), *command[1:])
     port = next(v for k, v in env.items() if k.endswith("_PORT")) if "--port" not in command else command[command.index("--port") + 1]
-    return Container(name, f"http://127.0.0.1:{port}{container['readinessProbe']['httpGet']['path']}")
+    # llama.cpp is probed over TCP once started; its startup probe's path says when it can serve
+    probe = container["readinessProbe"].get("httpGet") or container["startupProbe"]["httpGet"]
+    return Container(name, f"http://127.0.0.1:{port}{probe['path']}")
 
 
 @pytest.fixture(scope="module")
