@@ -82,12 +82,6 @@ def metric_value(metrics_text: str, name: str) -> float:
     return float(match.group(1))
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process, from /proc (Linux)."""
-    with open(f"/proc/{pid}/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def established_connections_to(port: int) -> int:
     """Open TCP connections on this machine whose remote end is ``port`` (from /proc/net/tcp*)."""
     count = 0

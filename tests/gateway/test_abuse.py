@@ -19,10 +19,15 @@ import httpx
 import pytest
 import websockets
 
-from support import metric_value, rss_mib
+from loadtest.soak import process_resources, storm
+from support import metric_value
 from voice_agent.client import Caller
 
 pytestmark = pytest.mark.slow
+
+
+def rss_mib(pid: int) -> float:
+    return process_resources(pid)["rss_mib"]
 
 
 async def _metrics(url: str) -> str:
@@ -43,24 +48,11 @@ async def _gauges_settle(local_stack, timeout_s: float = 10.0) -> tuple[float, f
 
 async def test_callers_hanging_up_at_once_leak_nothing_and_are_not_refused(local_stack):
     gateway_pid = local_stack.group.running["gateway"].process.pid
-    refused: list[str] = []
-
-    async def hang_up_at_once(index: int, slots: asyncio.Semaphore) -> None:
-        async with slots, websockets.connect(local_stack.gateway_ws) as ws:
-            if index % 2:  # half wait for the greeting event, half leave before it
-                event = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                if event["type"] == "error":
-                    refused.append(event["code"])
-
-    async def storm(count: int, at_once: int) -> None:
-        slots = asyncio.Semaphore(at_once)
-        await asyncio.gather(*(hang_up_at_once(index, slots) for index in range(count)))
-
-    await storm(20, 10)  # warm-up: first calls load shared models and fill allocator arenas
+    # half of them wait for the greeting event, half leave before it; errors and refusals are counted
+    assert await storm(local_stack.gateway_ws, 20) == 0  # warm-up: shared models load, allocator arenas fill
     assert await _gauges_settle(local_stack) == (0, 0)
     rss_before = rss_mib(gateway_pid)
-    await storm(150, 10)
-    assert refused == [], "ten callers at a time are far below the limit of 32"
+    assert await storm(local_stack.gateway_ws, 150) == 0, "ten callers at a time are far below the limit of 32"
     assert await _gauges_settle(local_stack) == (0, 0), "no gateway session and no STT stream outlives its caller"
     # Leaked sessions cost 2-11 MiB each (a Silero model, sockets, buffers): 150 would be 300+ MiB.
     assert rss_mib(gateway_pid) - rss_before < 60
