@@ -21,6 +21,7 @@ from pipecat.frames.frames import (
     LLMTextFrame,
     MetricsFrame,
     TranscriptionFrame,
+    TTSStartedFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -47,6 +48,7 @@ _OBSERVED = (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
     TranscriptionFrame,
+    TTSStartedFrame,
     LLMTextFrame,
     LLMContextFrame,
     MetricsFrame,
@@ -116,6 +118,9 @@ class SessionObserver(BaseObserver):
                 self._turn.transcript_at = now
                 self._turn.transcript = frame.text
             await self._send({"type": "transcript", "text": frame.text, "final": True})
+        elif isinstance(frame, TTSStartedFrame):
+            if self._turn is not None and self._turn.tts_started_at is None:
+                self._turn.tts_started_at = now
         elif isinstance(frame, LLMTextFrame):
             await self._send({"type": "bot_text", "text": frame.text})
         elif isinstance(frame, LLMContextFrame):
@@ -170,6 +175,7 @@ class SessionObserver(BaseObserver):
             "transcript": turn.transcript,
             "stt_ms": stages["stt"],
             "llm_ttft_ms": stages["llm_ttft"],
+            "llm_first_phrase_ms": stages["llm_first_phrase"],
             "tts_ttfb_ms": stages["tts_ttfb"],
             "mouth_to_ear_ms": stages["mouth_to_ear"],
             "over_budget": turn.over_budget,

@@ -101,7 +101,11 @@ def build_call(
         ),
     )
     tts = VoiceTTSService(
-        url=settings.tts_url, voice=settings.tts_voice, speed=settings.tts_speed, timeout_secs=settings.upstream_timeout_secs
+        url=settings.tts_url,
+        voice=settings.tts_voice,
+        speed=settings.tts_speed,
+        timeout_secs=settings.upstream_timeout_secs,
+        first_phrase_max_words=settings.tts_first_phrase_max_words,
     )
     vad = SharedSileroVADAnalyzer(
         params=VADParams(

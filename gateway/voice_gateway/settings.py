@@ -35,6 +35,9 @@ class GatewaySettings(BaseSettings):
     llm_temperature: float = 0.3
     tts_voice: str = "af_heart"
     tts_speed: float = 1.0
+    # Each reply's first words go to TTS at the first clause break or after this many words, not at
+    # the end of the first sentence: the first audio waits for less writing and less synthesis.
+    tts_first_phrase_max_words: int = Field(default=4, ge=0, description="0: whole sentences only")
 
     # Turn detection (Silero VAD). stop_secs is the silence that ends the caller's turn.
     vad_confidence: float = 0.7

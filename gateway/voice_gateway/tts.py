@@ -22,6 +22,7 @@ from pipecat.utils.tracing.service_decorators import traced_tts
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
+from voice_gateway.phrasing import FirstPhraseTextAggregator
 from voice_gateway.upstream import UpstreamErrorFrame
 
 TTS_SAMPLE_RATE = 24000
@@ -31,7 +32,9 @@ END_OF_SPEECH = "END"
 class VoiceTTSService(TTSService):
     """Streams sentences to ``voice-tts`` and yields its 24 kHz PCM as it is synthesized."""
 
-    def __init__(self, *, url: str, voice: str, speed: float, timeout_secs: float, **kwargs) -> None:
+    def __init__(
+        self, *, url: str, voice: str, speed: float, timeout_secs: float, first_phrase_max_words: int, **kwargs
+    ) -> None:
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
@@ -45,6 +48,8 @@ class VoiceTTSService(TTSService):
             settings=TTSSettings(model="kokoro", voice=voice, language="en"),
             **kwargs,
         )
+        if first_phrase_max_words:  # 0: Pipecat's plain sentence aggregation
+            self._text_aggregator = FirstPhraseTextAggregator(max_words=first_phrase_max_words)
         self._url = url
         self._speed = speed
         self._timeout = timeout_secs

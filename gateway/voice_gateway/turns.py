@@ -22,6 +22,7 @@ class TurnTimer:
     speech_end: float  # VAD stop minus its stop_secs: when the caller really went quiet
     vad_stop: float
     transcript_at: float | None = None
+    tts_started_at: float | None = None  # the reply's first text handed to the TTS
     llm_ttft_s: float | None = None
     tts_ttfb_s: float | None = None
     llm_context_messages: int | None = None  # grows turn by turn: the conversation context at work
@@ -34,6 +35,10 @@ class TurnTimer:
         self.stages_ms = {
             "stt": _ms(self.transcript_at - self.vad_stop) if self.transcript_at else None,
             "llm_ttft": _ms(self.llm_ttft_s),
+            # Transcript to first text spoken: the LLM's first token and its writing of the first phrase.
+            "llm_first_phrase": _ms(self.tts_started_at - self.transcript_at)
+            if self.tts_started_at and self.transcript_at
+            else None,
             "tts_ttfb": _ms(self.tts_ttfb_s),
             "mouth_to_ear": _ms(first_audio_at - self.speech_end),
         }
@@ -47,9 +52,9 @@ def _ms(seconds: float | None) -> float | None:
 def record_turn(budget: Budget, stages_ms: dict[str, float | None]) -> list[str]:
     """Observe the turn in the Prometheus histograms and return the stages over their max."""
     metrics.TURNS.inc()
-    for stage, value in stages_ms.items():
-        if value is not None:
-            metrics.STAGE_HISTOGRAMS[stage].observe(value / 1000.0)
+    for stage, histogram in metrics.STAGE_HISTOGRAMS.items():
+        if stages_ms.get(stage) is not None:
+            histogram.observe(stages_ms[stage] / 1000.0)
     over = budget.over_budget(stages_ms)
     for stage in over:
         metrics.TURNS_OVER_BUDGET.labels(stage=stage).inc()

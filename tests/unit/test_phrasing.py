@@ -1,0 +1,79 @@
+"""The first phrase of each reply leaves for TTS early; the rest of the reply goes by sentence."""
+
+from __future__ import annotations
+
+import asyncio
+
+from voice_gateway.phrasing import FirstPhraseTextAggregator
+
+
+async def _feed(aggregator: FirstPhraseTextAggregator, tokens: list[str]) -> list[str]:
+    """The texts the aggregator releases while ``tokens`` stream in, then its flush at the reply's end."""
+    released = [aggregation.text for token in tokens async for aggregation in aggregator.aggregate(token)]
+    rest = await aggregator.flush()
+    return released + ([rest.text] if rest else [])
+
+
+def _tokens(text: str) -> list[str]:
+    """LLM-like tokens: each word with its leading space."""
+    words = text.split(" ")
+    return [words[0]] + [f" {word}" for word in words[1:]]
+
+
+def feed(tokens: list[str], max_words: int = 4) -> list[str]:
+    return asyncio.run(_feed(FirstPhraseTextAggregator(max_words=max_words), tokens))
+
+
+def test_first_phrase_leaves_at_a_clause_break():
+    assert feed(_tokens("Sure thing, the capital of France is Paris. It is lovely.")) == [
+        "Sure thing,",
+        "the capital of France is Paris.",
+        "It is lovely.",
+    ]
+
+
+def test_first_phrase_leaves_after_max_words_without_a_break():
+    assert feed(_tokens("The capital of France is Paris. It is lovely.")) == [
+        "The capital of France",
+        "is Paris.",
+        "It is lovely.",
+    ]
+
+
+def test_a_short_first_sentence_goes_whole():
+    assert feed(_tokens("Sure. The capital of France is Paris.")) == ["Sure.", "The capital of France is Paris."]
+
+
+def test_numbers_are_not_cut_at_their_commas_or_points():
+    assert feed(_tokens("About 384,400 kilometers, on average.")) == ["About 384,400 kilometers,", "on average."]
+    assert feed(_tokens("Pi is 3.14 roughly speaking.")) == ["Pi is 3.14 roughly", "speaking."]
+
+
+def test_one_word_before_a_comma_waits_for_more():
+    assert feed(_tokens("Well, I think so. Yes.")) == ["Well, I think so.", "Yes."]
+
+
+def test_each_reply_starts_with_a_first_phrase_again():
+    aggregator = FirstPhraseTextAggregator(max_words=3)
+
+    async def two_replies() -> list[list[str]]:
+        first = await _feed(aggregator, _tokens("One two three four five. Six."))
+        second = await _feed(aggregator, _tokens("Seven eight nine ten. Eleven."))
+        return [first, second]
+
+    assert asyncio.run(two_replies()) == [["One two three", "four five.", "Six."], ["Seven eight nine", "ten.", "Eleven."]]
+
+
+def test_an_interruption_resets_to_a_first_phrase():
+    aggregator = FirstPhraseTextAggregator(max_words=3)
+
+    async def interrupted() -> list[str]:
+        await _feed_no_flush(aggregator, _tokens("One two three four"))
+        await aggregator.handle_interruption()
+        return await _feed(aggregator, _tokens("Alpha beta gamma delta. End."))
+
+    assert asyncio.run(interrupted()) == ["Alpha beta gamma", "delta.", "End."]
+
+
+async def _feed_no_flush(aggregator: FirstPhraseTextAggregator, tokens: list[str]) -> list[str]:
+    return [aggregation.text for token in tokens async for aggregation in aggregator.aggregate(token)]
