@@ -152,6 +152,7 @@ class KokoroEngine:
         options = ort.SessionOptions()
         if self.settings.intra_op_threads:
             options.intra_op_num_threads = self.settings.intra_op_threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.intra_op_spinning else "0")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.settings.device == "cuda" else ["CPUExecutionProvider"]
         self._session = _TerminableSession(ort.InferenceSession(self.settings.model_path, sess_options=options, providers=providers))
         self._kokoro = Kokoro.from_session(self._session, self.settings.voices_path)

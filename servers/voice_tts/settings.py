@@ -30,6 +30,10 @@ class TTSSettings(BaseSettings):
     lang: str = "en-us"
     device: Literal["cpu", "cuda"] = "cpu"
     intra_op_threads: int = 0  # 0 = ONNX Runtime's default (all cores)
+    # ONNX Runtime's pool threads spin between operators by default. Where the TTS shares cores with
+    # another busy process (the LLM generating the rest of a reply, on a CPU node), a spinning thread
+    # burns the time slice its descheduled peer needs, and the first audio comes later.
+    intra_op_spinning: bool = False
     max_concurrent_syntheses: int = 2
     max_input_chars: int = 4096
     first_chunk_max_chars: int = 80  # short first chunk: the first audio byte waits only for it
