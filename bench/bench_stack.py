@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from voice_agent.client import Caller, budget_rows  # noqa: E402
 from voice_agent.processes import ProcessGroup  # noqa: E402
 from voice_agent.stack import StackPorts, stack_specs  # noqa: E402
 from voice_common.budget import load_budget  # noqa: E402
+from voice_gateway.settings import GatewaySettings  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -34,37 +37,41 @@ QUESTIONS = [
 ]
 
 
-async def run_turns(url: str, turns: int) -> list:
-    results = []
-    async with Caller(url) as call:
-        await call.silence(0.5)
+async def run_turns(urls: list[str], turns: int) -> list[list]:
+    """``turns`` questions on each gateway, one call per gateway, alternating turn by turn so that
+    machine load drifts hit every configuration alike."""
+    results: list[list] = [[] for _ in urls]
+    async with contextlib.AsyncExitStack() as stack:
+        calls = [await stack.enter_async_context(Caller(url)) for url in urls]
+        for call in calls:
+            await call.silence(0.5)
         for index in range(turns):
-            turn = await call.say_and_listen(spoken(QUESTIONS[index % len(QUESTIONS)]), timeout=90)
-            results.append(turn)
-        if call.conversation.errors:
-            print(f"errors: {call.conversation.errors}", file=sys.stderr)
+            for call, turns_of_call in zip(calls, results):
+                turn = await call.say_and_listen(spoken(QUESTIONS[index % len(QUESTIONS)]), timeout=90)
+                turns_of_call.append(turn)
+        for call in calls:
+            if call.conversation.errors:
+                print(f"errors: {call.conversation.errors}", file=sys.stderr)
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--turns", type=int, default=10)
-    parser.add_argument("--gateway-env", action="append", default=[], metavar="KEY=VALUE", help="extra gateway setting")
-    args = parser.parse_args()
-    gateway_env = dict(item.split("=", 1) for item in args.gateway_env)
-    ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
-    with ProcessGroup(LOG_DIR) as group:
-        group.start(stack_specs(MODELS_DIR, ports, gateway_env=gateway_env), timeout_s=300)
-        turns = asyncio.run(run_turns(f"ws://127.0.0.1:{ports.gateway}/ws", args.turns))
+# Where a turn's time goes, in order; "playout" is the rest (audio framing and pacing to the caller).
+WATERFALL = (
+    ("VAD end-of-speech wait", "vad_wait_ms"),
+    ("STT (flush to transcript)", "stt_ms"),
+    ("LLM: first token + first phrase written", "llm_first_phrase_ms"),
+    ("TTS first audio", "tts_ttfb_ms"),
+)
 
+
+def print_budget_table(label: str, turns: list) -> None:
     budget = load_budget()
     measured: dict[str, list[float]] = {}
     for turn in turns:
         for stage, value in budget_rows(turn):
             if value is not None:
                 measured.setdefault(stage, []).append(value)
-    print(f"## Stack benchmark: {len(turns)} turns, one call, local stack on CPU {gateway_env or ''}\n")
-    print(f"Machine: {machine_description()}\n")
+    print(f"### {label}: {len(turns)} turns\n")
     print("| stage | n | p50 ms | p95 ms | budget target | budget max | p95 verdict |")
     print("|---|---|---|---|---|---|---|")
     for stage, values in measured.items():
@@ -82,6 +89,69 @@ def main() -> None:
         later = percentile(server_m2e[1:], 50)
         print(f"Turn 1 (a fresh stack's first) server mouth-to-ear: {server_m2e[0]:.0f} ms, {server_m2e[0] / later:.2f}x "
               f"the median of the later turns ({later:.0f} ms).")
+    print()
+
+
+def waterfall(turns: list, vad_stop_secs: float) -> dict[str, float]:
+    """Median of each segment of server mouth-to-ear; the segments add up to its median's parts."""
+    rows: dict[str, list[float]] = {name: [] for name, _ in WATERFALL}
+    rows["playout and the rest"] = []
+    for turn in turns:
+        server = {**turn.server, "vad_wait_ms": vad_stop_secs * 1000.0}
+        parts = [server.get(key) for _, key in WATERFALL]
+        if None in parts or server.get("mouth_to_ear_ms") is None:
+            continue
+        for (name, _), value in zip(WATERFALL, parts):
+            rows[name].append(value)
+        rows["playout and the rest"].append(server["mouth_to_ear_ms"] - sum(parts))
+    return {name: percentile(values, 50) for name, values in rows.items() if values}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="KEY=VALUE", help="extra gateway setting")
+    parser.add_argument(
+        "--compare", action="append", default=[], metavar="KEY=VALUE",
+        help="also run a second gateway with these settings on the same model servers, turns alternating; prints both and their ratios",
+    )
+    args = parser.parse_args()
+    # With two gateways, each call waits silent while the other's turn runs: no first-speech limit.
+    configs = [{"GATEWAY_FIRST_SPEECH_TIMEOUT_SECS": "600", **dict(item.split("=", 1) for item in args.gateway_env)}]
+    if args.compare:
+        configs.append({**configs[0], **dict(item.split("=", 1) for item in args.compare)})
+    ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
+    with ProcessGroup(LOG_DIR) as group:
+        specs = stack_specs(MODELS_DIR, ports, gateway_env=configs[0])
+        gateways = [specs[-1]]
+        for index, config in enumerate(configs[1:], start=2):
+            port = free_port()
+            base = specs[-1]
+            env = {**base.env, **config, "GATEWAY_PORT": str(port)}
+            gateways.append(dataclasses.replace(base, name=f"gateway{index}", port=port, env=env))
+        group.start(specs[:-1] + gateways, timeout_s=300)
+        results = asyncio.run(run_turns([f"ws://127.0.0.1:{g.port}/ws" for g in gateways], args.turns))
+
+    print(f"## Stack benchmark: {args.turns} turns per configuration, local stack on CPU\n")
+    print(f"Machine: {machine_description()}\n")
+    labels = [f"A {args.gateway_env or '(defaults)'}"] + [f"B {args.compare}" for _ in configs[1:]]
+    falls = []
+    for label, config, turns in zip(labels, configs, results):
+        print_budget_table(label, turns)
+        falls.append(waterfall(turns, float(config.get("GATEWAY_VAD_STOP_SECS", GatewaySettings().vad_stop_secs))))
+    print("### Waterfall of server mouth-to-ear (medians, ms)\n")
+    print("| segment | " + " | ".join(label.split(" ", 1)[0] for label in labels) + (" | B / A |" if len(falls) > 1 else " |"))
+    print("|---|" + "---|" * len(falls) + ("---|" if len(falls) > 1 else ""))
+    for name in falls[0]:
+        values = [fall.get(name) for fall in falls]
+        cells = " | ".join("" if value is None else f"{value:.0f}" for value in values)
+        ratio = ""
+        if len(values) > 1 and values[0] and values[1] is not None:
+            ratio = f" {values[1] / values[0]:.2f}x |"
+        print(f"| {name} | {cells} |{ratio}")
+    if len(results) > 1:
+        m2e = [percentile([t.server["mouth_to_ear_ms"] for t in turns if t.server.get("mouth_to_ear_ms")], 50) for turns in results]
+        print(f"\nServer mouth-to-ear p50: A {m2e[0]:.0f} ms, B {m2e[1]:.0f} ms, B / A {m2e[1] / m2e[0]:.2f}x")
 
 
 if __name__ == "__main__":
