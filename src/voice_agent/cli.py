@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from voice_agent.client import CALLER_RATE, Caller, Turn
+from voice_agent.observe import prometheus_spec, stack_targets
 from voice_agent.processes import ProcessGroup
 from voice_agent.report import turn_table, turns_json
 from voice_agent.stack import StackPorts, default_models_dir, stack_specs
@@ -20,6 +21,7 @@ from voice_common.budget import load_budget
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 DEMO_UTTERANCES = [SAMPLES_DIR / "capital-of-france.wav", SAMPLES_DIR / "tell-me-more.wav"]
 LOG_DIR = Path(".cache/logs")
+OBSERVE_DIR = Path(".cache/observe")
 
 
 def caller_pcm(path: Path) -> bytes:
@@ -65,10 +67,16 @@ def cmd_up(args: argparse.Namespace) -> None:
     ports = StackPorts(args.stt_port, args.tts_port, args.llm_port, args.gateway_port)
     with ProcessGroup(LOG_DIR) as group:
         print("starting STT, TTS, LLM and gateway (first start loads the models)...", flush=True)
-        group.start(stack_specs(default_models_dir(), ports))
+        specs = stack_specs(default_models_dir(), ports)
+        if args.observe:
+            specs.append(prometheus_spec(OBSERVE_DIR, stack_targets(ports), args.prometheus_port))
+        group.start(specs)
         for name, proc in group.running.items():
-            print(f"  {name:<8} {proc.spec.base_url}   log: {proc.log_path}")
+            print(f"  {name:<10} {proc.spec.base_url}   log: {proc.log_path}")
         print(f"\ncall it: ws://127.0.0.1:{ports.gateway}/ws  (browser: http://127.0.0.1:{ports.gateway}/)")
+        if args.observe:
+            print(f"metrics: http://127.0.0.1:{args.prometheus_port}/graph  (config and data: {OBSERVE_DIR}; "
+                  "dashboards: docs/observability.md)")
         print("Ctrl-C stops everything.", flush=True)
         _wait_for_ctrl_c()
         print("stopping...")
@@ -104,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--tts-port", type=int, default=defaults.tts)
     up.add_argument("--llm-port", type=int, default=defaults.llm)
     up.add_argument("--gateway-port", type=int, default=defaults.gateway)
+    up.add_argument("--observe", action="store_true", help="also run Prometheus scraping the stack (make prometheus)")
+    up.add_argument("--prometheus-port", type=int, default=9191)
     up.set_defaults(func=cmd_up)
 
     talk_cmd = commands.add_parser("talk", help="stream WAV files to a gateway and print each turn against the budget")
