@@ -35,6 +35,10 @@ TURNS_OVER_BUDGET = Counter(
     ["stage"],
     registry=REGISTRY,
 )
+# Every stage's series exists from the start at 0, so "share of turns over budget" (dashboard and
+# burn-rate alerts) reads 0 on a healthy gateway instead of no data.
+for _stage in STAGE_HISTOGRAMS:
+    TURNS_OVER_BUDGET.labels(stage=_stage)
 INTERRUPTIONS = Counter("voice_interruptions_total", "Barge-ins: the caller spoke over the bot.", registry=REGISTRY)
 ACTIVE_SESSIONS = Gauge("voice_active_sessions", "Caller sessions currently connected.", registry=REGISTRY)
 SESSIONS = Counter("voice_sessions_total", "Caller sessions accepted.", registry=REGISTRY)
