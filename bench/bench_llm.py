@@ -1,0 +1,277 @@
+"""LLM benchmark: which small instruct GGUF answers best within the first-token budget on CPU.
+
+Each model is served by llama.cpp's OpenAI-compatible server started exactly as the local stack
+starts it (``voice_agent.stack.llm_spec``: default threads, same context size), one server at a
+time on a free loopback port. Every request is what the gateway sends: its system prompt,
+``llm_max_tokens`` and ``llm_temperature`` from ``GatewaySettings``, streamed, with the history
+of the conversation so far. Measured per model:
+
+- TTFT p50/p95 (request sent -> first streamed text) over every request of the quality set, with
+  llama.cpp's prompt-prefix reuse as one caller gets it; "cold" is the same with a prompt that
+  shares no prefix with the previous request (what another caller's turn in between costs);
+- decode tokens/s (reply tokens after the first, over the time after the first);
+- answers: simple factual questions checked by keyword, and follow-ups ("Tell me one more fact
+  about it") that repeat an earlier reply of the same conversation (one reply contains the other,
+  or word-set Jaccard >= 0.6).
+
+Models run one after another, round after round (``--rounds``), so background load hits each
+alike; the load average before and after is printed. Each round samples with its own seed (the
+gateway's temperature is not 0), so rounds also vary the answers. Prints markdown; asserts nothing.
+
+    .venv/bin/python bench/bench_llm.py                      # the model `make models` assembled
+    .venv/bin/python bench/bench_llm.py --model smollm2=models/llm/SmolLM2-135M-Instruct.Q4_1.gguf \\
+        --model gemma3-270m=/tmp/gemma-3-270m-q4_k_m.gguf@gemma --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from machine import machine_description, percentile  # noqa: E402
+from support import LOG_DIR, MODELS_DIR, free_port  # noqa: E402
+
+from voice_agent.processes import ServiceProcess  # noqa: E402
+from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec  # noqa: E402
+from voice_common.models import LLM_GGUF_NAME  # noqa: E402
+from voice_gateway.settings import GatewaySettings  # noqa: E402
+
+# Question -> regex its reply must match (case-insensitive). Answers any decent small model knows.
+FACTS: list[tuple[str, str]] = [
+    ("What is the capital of France?", r"\bparis\b"),
+    ("Which planet is closest to the sun?", r"\bmercury\b"),
+    ("How many legs does a spider have?", r"\b(8|eight)\b"),
+    ("What is the boiling point of water in Celsius?", r"\b(100|one hundred|a hundred)\b"),
+    ("What is the largest ocean on Earth?", r"\bpacific\b"),
+    ("Who wrote Romeo and Juliet?", r"\bshakespeare\b"),
+    ("How many days are there in a week?", r"\b(7|seven)\b"),
+    ("What color is the sky on a clear day?", r"\bblue\b"),
+    ("What is the largest planet in our solar system?", r"\bjupiter\b"),
+    ("What is the capital of Italy?", r"\brome\b"),
+    ("How many continents are there on Earth?", r"\b(7|seven)\b"),
+    ("What is the chemical symbol for gold?", r"\bau\b"),
+    ("What is the freezing point of water in Celsius?", r"\b(0|zero)\b"),
+    ("How many hours are there in a day?", r"\b(24|twenty-four|twenty four)\b"),
+    ("What is the capital of Germany?", r"\bberlin\b"),
+    ("Which animal is known as the king of the jungle?", r"\blions?\b"),
+    ("What is the tallest mountain in the world?", r"\beverest\b"),
+    ("Who painted the Mona Lisa?", r"\b(leonardo|da vinci)\b"),
+    ("What gas do plants take in from the air?", r"\b(carbon dioxide|co2)\b"),
+    ("How many sides does a triangle have?", r"\b(3|three)\b"),
+]
+# Conversations whose last question refers back; every turn but the last is checked like a fact.
+FOLLOW_UPS: list[list[tuple[str, str | None]]] = [
+    [("What is the capital of Japan?", r"\btokyo\b"), ("What is its population roughly?", None)],
+    [("What is the capital of Japan?", r"\btokyo\b"), ("Tell me one more fact about it.", None)],
+    [
+        ("What is the capital of France?", r"\bparis\b"),
+        ("What is the capital of Japan?", r"\btokyo\b"),
+        ("Tell me one more fact about it.", None),
+    ],
+]
+REPEAT_JACCARD = 0.6
+
+
+@dataclass
+class Candidate:
+    name: str
+    path: Path
+    chat_format: str | None = None
+
+
+@dataclass
+class Results:
+    ttft_ms: list[float] = field(default_factory=list)
+    cold_ttft_ms: list[float] = field(default_factory=list)
+    tokens_per_s: list[float] = field(default_factory=list)
+    correct: int = 0
+    asked: int = 0
+    repeated: int = 0
+    follow_ups: int = 0
+    wrong: list[str] = field(default_factory=list)
+    follow_up_replies: list[str] = field(default_factory=list)
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def normalized(text: str) -> str:
+    """The words, space-separated and space-padded: containment then means whole words."""
+    return " " + " ".join(re.findall(r"[a-z0-9']+", text.lower())) + " "
+
+
+def repeats(reply: str, earlier: list[str]) -> bool:
+    """An earlier reply again: one holds the other once normalized, or mostly the same words."""
+    for before in earlier:
+        a, b = normalized(reply), normalized(before)
+        if a.strip() and b.strip() and (a in b or b in a):
+            return True
+        wa, wb = words(reply), words(before)
+        if wa and wb and len(wa & wb) / len(wa | wb) >= REPEAT_JACCARD:
+            return True
+    return False
+
+
+def parse_candidate(text: str) -> Candidate:
+    name, _, rest = text.partition("=")
+    path, _, chat_format = rest.partition("@")
+    return Candidate(name, Path(path).resolve(), chat_format or None)
+
+
+def start_server(candidate: Candidate) -> ServiceProcess:
+    spec = llm_spec(MODELS_DIR, free_port(), name=f"bench-llm-{candidate.name}")
+    spec.argv[spec.argv.index("--model") + 1] = str(candidate.path)
+    if candidate.chat_format:
+        spec.argv += ["--chat_format", candidate.chat_format]
+    proc = ServiceProcess(spec, LOG_DIR)
+    try:
+        proc.wait_ready(180)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dict], seed: int) -> tuple[str, float, float]:
+    """Stream one chat completion: (reply, TTFT in ms, decode tokens/s)."""
+    body = {
+        "model": LLM_MODEL_ALIAS,
+        "messages": messages,
+        "max_tokens": settings.llm_max_tokens,
+        "temperature": settings.llm_temperature,
+        "stream": True,
+        # llama.cpp seeds its sampler with a fixed default: without this every fresh server answers alike.
+        "seed": seed,
+    }
+    parts: list[str] = []
+    sent = time.perf_counter()
+    first = last = 0.0
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            delta = json.loads(line[6:])["choices"][0].get("delta", {}).get("content") or ""
+            if delta:
+                last = time.perf_counter()
+                first = first or last
+                parts.append(delta)
+    reply = "".join(parts).strip()
+    if not first:
+        return reply, (time.perf_counter() - sent) * 1000, 0.0
+    count = client.post("/extras/tokenize/count", json={"input": reply}).json()["count"]
+    count -= client.post("/extras/tokenize/count", json={"input": ""}).json()["count"]  # BOS, if the model adds one
+    rate = (count - 1) / (last - first) if count > 1 and last > first else 0.0
+    return reply, (first - sent) * 1000, rate
+
+
+def run_round(candidate: Candidate, settings: GatewaySettings, results: Results, seed: int) -> None:
+    system = {"role": "system", "content": settings.system_prompt}
+    proc = start_server(candidate)
+    try:
+        with httpx.Client(base_url=proc.spec.base_url, timeout=120) as client:
+            complete(client, settings, [system, {"role": "user", "content": "Hello."}], seed)  # the gateway's warm-up
+            for question, pattern in FACTS:
+                reply, ttft, rate = complete(client, settings, [system, {"role": "user", "content": question}], seed)
+                results.ttft_ms.append(ttft)
+                results.tokens_per_s.append(rate)
+                results.asked += 1
+                if re.search(pattern, reply, re.IGNORECASE):
+                    results.correct += 1
+                else:
+                    results.wrong.append(f"{question} -> {reply!r}")
+            for conversation in FOLLOW_UPS:
+                messages = [system]
+                replies: list[str] = []
+                for question, pattern in conversation:
+                    messages.append({"role": "user", "content": question})
+                    reply, ttft, rate = complete(client, settings, messages, seed)
+                    messages.append({"role": "assistant", "content": reply})
+                    results.ttft_ms.append(ttft)
+                    results.tokens_per_s.append(rate)
+                    if pattern is not None:
+                        results.asked += 1
+                        if re.search(pattern, reply, re.IGNORECASE):
+                            results.correct += 1
+                        else:
+                            results.wrong.append(f"{question} -> {reply!r}")
+                    else:
+                        results.follow_ups += 1
+                        results.repeated += repeats(reply, replies)
+                        results.follow_up_replies.append(f"{question} -> {reply!r} (before: {replies[-1]!r})")
+                    replies.append(reply)
+            # Nothing of the prompt cached: a fresh prefix in front of the system prompt each time.
+            for question, _ in FACTS[:5]:
+                cold_system = {"role": "system", "content": f"Call {uuid.uuid4().hex[:8]}. {settings.system_prompt}"}
+                _, ttft, _ = complete(client, settings, [cold_system, {"role": "user", "content": question}], seed)
+                results.cold_ttft_ms.append(ttft)
+    finally:
+        proc.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--model",
+        action="append",
+        type=parse_candidate,
+        help="NAME=PATH.gguf[@chat_format], repeatable (default: the GGUF `make models` assembles)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="each model's quality set this many times, models interleaved")
+    parser.add_argument("--verbose", action="store_true", help="print every wrong answer and every follow-up reply")
+    args = parser.parse_args(argv)
+    candidates = args.model or [Candidate(LLM_MODEL_ALIAS, MODELS_DIR / "llm" / LLM_GGUF_NAME)]
+    settings = GatewaySettings()
+    load_before = os.getloadavg()
+    results = {candidate.name: Results() for candidate in candidates}
+    for round_index in range(args.rounds):
+        for candidate in candidates:
+            print(f"round {round_index + 1}/{args.rounds}: {candidate.name}", file=sys.stderr, flush=True)
+            run_round(candidate, settings, results[candidate.name], seed=round_index)
+    load_after = os.getloadavg()
+
+    print(f"Machine: {machine_description()}")
+    print(
+        f"Load average (1/5/15 min) before: {'/'.join(f'{v:.2f}' for v in load_before)}, "
+        f"after: {'/'.join(f'{v:.2f}' for v in load_after)}; {args.rounds} rounds, models interleaved"
+    )
+    print(
+        f"Requests: system prompt {settings.system_prompt!r}, max_tokens {settings.llm_max_tokens}, "
+        f"temperature {settings.llm_temperature}, streamed; llama.cpp server as `llm_spec` starts it"
+    )
+    print()
+    print("| model | size MiB | TTFT p50 ms | TTFT p95 ms | cold TTFT p50 ms | decode tok/s p50 | correct | repeated follow-ups |")
+    print("|---|---|---|---|---|---|---|---|")
+    for candidate in candidates:
+        r = results[candidate.name]
+        size = candidate.path.stat().st_size / 2**20
+        print(
+            f"| {candidate.name} | {size:.0f} | {percentile(r.ttft_ms, 50):.0f} | {percentile(r.ttft_ms, 95):.0f} | "
+            f"{percentile(r.cold_ttft_ms, 50):.0f} | {percentile(r.tokens_per_s, 50):.1f} | "
+            f"{r.correct}/{r.asked} | {r.repeated}/{r.follow_ups} |"
+        )
+    if args.verbose:
+        for candidate in candidates:
+            r = results[candidate.name]
+            print(f"\n### {candidate.name}\n")
+            for line in r.wrong:
+                print(f"- wrong: {line}")
+            for line in r.follow_up_replies:
+                print(f"- follow-up: {line}")
+
+
+if __name__ == "__main__":
+    main()
