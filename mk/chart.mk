@@ -51,8 +51,9 @@ chart-lint: helm-tools ## helm lint --strict the chart with every ci/ scenario
 	$(HELM) lint --strict $(CHART_DIR)
 	for f in $(CHART_DIR)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART_DIR) -f $$f || exit 1; done
 
-dashboards: $(VENV)/.installed ## regenerate the chart's Grafana dashboards from budget.json and the metric registries
+dashboards: $(VENV)/.installed ## regenerate the chart's Grafana dashboards and alert rules from budget.json and the metric registries
 	$(PY) scripts/chart_dashboards.py
+	$(PY) scripts/chart_alerts.py
 
 # --- images ------------------------------------------------------------------------------------
 # The build context holds the project wheel, the venv's exact versions (constraints.txt) and a

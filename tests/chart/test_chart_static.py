@@ -22,7 +22,8 @@ from kubernetes_validate import utils as kv
 from chart_support import CHART, KUBE_VERSIONS, SCENARIOS, helm, render
 
 # Custom resources the chart renders when asked (Prometheus Operator, KEDA): no upstream schema.
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("keda.sh/v1alpha1", "ScaledObject")}
+CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule"),
+             ("keda.sh/v1alpha1", "ScaledObject")}
 
 
 @lru_cache(maxsize=None)
@@ -102,7 +103,8 @@ def test_crd_objects_only_where_asked():
     for scenario in ("cpu", "gpu"):
         kinds = {(o["apiVersion"], o["kind"]) for o in render(scenario).objects}
         assert not kinds & CRD_KINDS, (scenario, kinds & CRD_KINDS)
-    assert ("monitoring.coreos.com/v1", "ServiceMonitor") in {(o["apiVersion"], o["kind"]) for o in render("production").objects}
+    production = {(o["apiVersion"], o["kind"]) for o in render("production").objects}
+    assert {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")} <= production
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
