@@ -90,7 +90,8 @@ def budget_alerts() -> list[dict]:
                 "alert": "VoiceTurnsOverBudget",
                 "expr": _burn_expr("voice_turns_over_budget", f'{GATEWAY}, stage="{stage}"', threshold, long, short),
                 "for": hold,
-                "labels": {"severity": severity, "long_window": long},
+                # stage also as a static label: rules of one name differ by their labels (promtool's lint)
+                "labels": {"severity": severity, "stage": stage, "long_window": long},
                 "annotations": {
                     "summary": f"{b.label}: over its {b.max_ms:g} ms budget max in "
                                "{{ $value | humanizePercentage }} of turns over " + long + ".",
