@@ -36,6 +36,10 @@ class Prometheus:
     def range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
         return self._get("/api/v1/query_range", query=expr, start=start, end=end, step=step)["result"]
 
+    def rules(self) -> list[dict]:
+        """Every loaded recording and alerting rule with its health and last evaluation error."""
+        return [rule for group in self._get("/api/v1/rules")["groups"] for rule in group["rules"]]
+
     def label_values(self, label: str, match: str) -> list[str]:
         """Grafana's ``label_values(match, label)``."""
         return self._get(f"/api/v1/label/{label}/values", **{"match[]": match})

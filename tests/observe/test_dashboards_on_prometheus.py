@@ -195,6 +195,21 @@ def test_prometheus_holds_exactly_the_turns_the_caller_had(observed):
         assert delta(f"{name}_sum") == pytest.approx(sum(measured) / 1000, abs=1e-3), stage
 
 
+def test_the_charts_alert_rules_evaluate_on_the_real_series(observed):
+    """The PrometheusRule's rules, with the local names where a release's go, find the gateway's real
+    series: promtool's unit tests use made-up series, so a renamed metric or label would pass there."""
+    p, gateway = observed.prometheus, 'namespace="local", job="gateway"'
+    rules = p.rules()
+    assert {r["name"] for r in rules if r["type"] == "alerting"} >= {"VoiceTurnsOverBudget", "VoiceUpstreamErrors"}
+    assert not [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    over = p.instant(f"namespace_job:voice_turns_over_budget:ratio_rate5m{{{gateway}}}", observed.end)
+    assert {s["metric"]["stage"] for s in over} == set(gateway_metrics.STAGE_HISTOGRAMS), over
+    assert has_data(over), "the share of turns over budget is a number after real turns"
+    errors = p.instant(f'namespace_job:voice_upstream_errors:ratio_rate5m{{{gateway}, service="stt"}}', observed.end)
+    assert errors and float(errors[0]["value"][1]) > 0, errors
+    assert not p.instant('ALERTS{alertname=~"VoiceModelServer.*"}', observed.end), "STT and TTS answered every scrape"
+
+
 def test_every_outside_exporter_the_dashboards_query_has_a_reason_to_be_empty_here():
     """A new vLLM/DCGM/Kubernetes series in the dashboards needs its reason in UNFILLABLE_HERE."""
     for metric in chart_dashboards.EXTERNAL_METRICS:
