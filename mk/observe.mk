@@ -24,5 +24,5 @@ prometheus: ## Debian's prometheus + promtool 2.42 for tests/observe and the ale
 	    --no-install-recommends prometheus >/dev/null; }
 	@/usr/bin/prometheus --version 2>&1 | head -1
 
-observe: install prometheus ## the local stack plus Prometheus scraping it (http://127.0.0.1:$(OBSERVE_PROMETHEUS_PORT)); Ctrl-C stops both
+observe: install prometheus ## the local stack plus Prometheus scraping it and evaluating the alerts (http://127.0.0.1:9191/); Ctrl-C stops both
 	$(BIN)/voice-agent up --observe --prometheus-port $(OBSERVE_PROMETHEUS_PORT)
