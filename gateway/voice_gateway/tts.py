@@ -22,7 +22,7 @@ from pipecat.utils.tracing.service_decorators import traced_tts
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
-from voice_gateway.phrasing import FirstPhraseTextAggregator
+from voice_gateway.phrasing import GrowingPhraseTextAggregator
 from voice_gateway.upstream import UpstreamErrorFrame
 
 TTS_SAMPLE_RATE = 24000
@@ -49,7 +49,7 @@ class VoiceTTSService(TTSService):
             **kwargs,
         )
         if first_phrase_max_words:  # 0: Pipecat's plain sentence aggregation
-            self._text_aggregator = FirstPhraseTextAggregator(max_words=first_phrase_max_words)
+            self._text_aggregator = GrowingPhraseTextAggregator(max_words=first_phrase_max_words)
         self._url = url
         self._speed = speed
         self._timeout = timeout_secs

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from voice_gateway.phrasing import FirstPhraseTextAggregator
+from voice_gateway.phrasing import GrowingPhraseTextAggregator
 
 
-async def _feed(aggregator: FirstPhraseTextAggregator, tokens: list[str]) -> list[str]:
+async def _feed(aggregator: GrowingPhraseTextAggregator, tokens: list[str]) -> list[str]:
     """The texts the aggregator releases while ``tokens`` stream in, then its flush at the reply's end."""
     released = [aggregation.text for token in tokens async for aggregation in aggregator.aggregate(token)]
     rest = await aggregator.flush()
@@ -21,7 +21,7 @@ def _tokens(text: str) -> list[str]:
 
 
 def feed(tokens: list[str], max_words: int = 4) -> list[str]:
-    return asyncio.run(_feed(FirstPhraseTextAggregator(max_words=max_words), tokens))
+    return asyncio.run(_feed(GrowingPhraseTextAggregator(max_words=max_words), tokens))
 
 
 def test_first_phrase_leaves_at_a_clause_break():
@@ -54,7 +54,7 @@ def test_one_word_before_a_comma_waits_for_more():
 
 
 def test_each_reply_starts_with_a_first_phrase_again():
-    aggregator = FirstPhraseTextAggregator(max_words=3)
+    aggregator = GrowingPhraseTextAggregator(max_words=3)
 
     async def two_replies() -> list[list[str]]:
         first = await _feed(aggregator, _tokens("One two three four five. Six."))
@@ -65,7 +65,7 @@ def test_each_reply_starts_with_a_first_phrase_again():
 
 
 def test_an_interruption_resets_to_a_first_phrase():
-    aggregator = FirstPhraseTextAggregator(max_words=3)
+    aggregator = GrowingPhraseTextAggregator(max_words=3)
 
     async def interrupted() -> list[str]:
         await _feed_no_flush(aggregator, _tokens("One two three four"))
@@ -75,5 +75,23 @@ def test_an_interruption_resets_to_a_first_phrase():
     assert asyncio.run(interrupted()) == ["Alpha beta gamma", "delta.", "End."]
 
 
-async def _feed_no_flush(aggregator: FirstPhraseTextAggregator, tokens: list[str]) -> list[str]:
+async def _feed_no_flush(aggregator: GrowingPhraseTextAggregator, tokens: list[str]) -> list[str]:
     return [aggregation.text for token in tokens async for aggregation in aggregator.aggregate(token)]
+
+
+def test_phrases_double_until_only_sentences_are_left():
+    words = " ".join(f"w{i}" for i in range(1, 41)) + "."
+    released = feed(_tokens(words), max_words=4)
+    assert [len(text.split()) for text in released] == [4, 8, 16, 12]  # the sentence ends before 32 more
+    assert " ".join(released) == words
+
+
+def test_later_phrases_skip_clause_breaks_until_half_their_limit():
+    # After a 4-word first phrase the next may hold 8 words: a comma after 2 does not cut it, after 4 does.
+    released = feed(_tokens("One two three four five, six seven eight, nine ten eleven twelve."), max_words=4)
+    assert released == ["One two three four", "five, six seven eight,", "nine ten eleven twelve."]
+
+
+def test_past_the_largest_phrase_only_sentence_ends_release():
+    words = " ".join(f"w{i}" for i in range(1, 101)) + "."
+    assert [len(text.split()) for text in feed(_tokens(words), max_words=8)] == [8, 16, 32, 44]
