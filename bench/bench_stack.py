@@ -27,6 +27,7 @@ from voice_agent.processes import ProcessGroup  # noqa: E402
 from voice_agent.stack import StackPorts, stack_specs  # noqa: E402
 from voice_common.budget import load_budget  # noqa: E402
 from voice_gateway.settings import GatewaySettings  # noqa: E402
+from voice_gateway.tts import TTS_SAMPLE_RATE  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -37,7 +38,7 @@ QUESTIONS = [
 ]
 
 
-async def run_turns(urls: list[str], turns: int) -> list[list]:
+async def run_turns(urls: list[str], turns: int) -> tuple[list[list], list[float]]:
     """``turns`` questions on each gateway, one call per gateway, alternating turn by turn so that
     machine load drifts hit every configuration alike."""
     results: list[list] = [[] for _ in urls]
@@ -52,7 +53,28 @@ async def run_turns(urls: list[str], turns: int) -> list[list]:
         for call in calls:
             if call.conversation.errors:
                 print(f"errors: {call.conversation.errors}", file=sys.stderr)
-    return results
+    return results, [reply_stalls_ms(call.conversation) for call in calls]
+
+
+def reply_stalls_ms(conversation) -> list[float]:
+    """Per reply, how long a listener's playback would have run dry after the first audio: the
+    gaps where the next chunk came later than the audio before it finished playing (the gateway
+    paces audio at real time, so arrival times are playback times). Replies are split where the
+    caller spoke next."""
+    boundaries = [turn.speech_end for turn in conversation.turns[1:]] + [float("inf")]
+    stalls = []
+    chunks = iter(conversation.audio)
+    pending = next(chunks, None)
+    for boundary in boundaries:
+        play_clock, stalled = None, 0.0
+        while pending is not None and pending[0] < boundary:
+            arrived, chunk = pending
+            if play_clock is not None and arrived > play_clock:
+                stalled += arrived - play_clock
+            play_clock = max(play_clock or arrived, arrived) + len(chunk) / (TTS_SAMPLE_RATE * 2)
+            pending = next(chunks, None)
+        stalls.append(stalled * 1000.0)
+    return stalls
 
 
 # Where a turn's time goes, in order; "playout" is the rest (audio framing and pacing to the caller).
@@ -130,7 +152,7 @@ def main() -> None:
             env = {**base.env, **config, "GATEWAY_PORT": str(port)}
             gateways.append(dataclasses.replace(base, name=f"gateway{index}", port=port, env=env))
         group.start(specs[:-1] + gateways, timeout_s=300)
-        results = asyncio.run(run_turns([f"ws://127.0.0.1:{g.port}/ws" for g in gateways], args.turns))
+        results, stalls = asyncio.run(run_turns([f"ws://127.0.0.1:{g.port}/ws" for g in gateways], args.turns))
 
     print(f"## Stack benchmark: {args.turns} turns per configuration, local stack on CPU\n")
     print(f"Machine: {machine_description()}\n")
@@ -149,6 +171,8 @@ def main() -> None:
         if len(values) > 1 and values[0] and values[1] is not None:
             ratio = f" {values[1] / values[0]:.2f}x |"
         print(f"| {name} | {cells} |{ratio}")
+    print("\nAudio stalls inside a reply (a listener's playback running dry after the first audio), per reply: "
+          + "; ".join(f"{label.split(' ', 1)[0]} p50 {percentile(v, 50):.0f} ms, p95 {percentile(v, 95):.0f} ms" for label, v in zip(labels, stalls) if v))
     if len(results) > 1:
         m2e = [percentile([t.server["mouth_to_ear_ms"] for t in turns if t.server.get("mouth_to_ear_ms")], 50) for turns in results]
         print(f"\nServer mouth-to-ear p50: A {m2e[0]:.0f} ms, B {m2e[1]:.0f} ms, B / A {m2e[1] / m2e[0]:.2f}x")
