@@ -20,7 +20,7 @@ class GatewaySettings(BaseSettings):
     tts_url: str = "ws://127.0.0.1:8880/ws"
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_api_key: SecretStr = SecretStr("EMPTY")
-    llm_model: str = "smollm2"
+    llm_model: str = "voice-llm"
     # "in English" matters to small models: SmolLM2-135M answered the old prompt in French.
     system_prompt: str = (
         "You are a helpful voice assistant. Reply in English with one or two short sentences, "
@@ -41,9 +41,13 @@ class GatewaySettings(BaseSettings):
 
     # Turn detection (Silero VAD). stop_secs is the silence that ends the caller's turn.
     vad_confidence: float = 0.7
-    vad_start_secs: float = 0.2
+    # start_secs of speech (and min_volume of loudness, smoothed) before the caller is heard: the
+    # floor of a barge-in. Pipecat's 0.2 s / 0.6 had the bot talk over a caller for 320 ms (p50,
+    # bench/bench_bargein.py); 0.15 s / 0.3 stop it within the budget, Silero's confidence still
+    # keeps noise out.
+    vad_start_secs: float = 0.15
     vad_stop_secs: float = 0.3
-    vad_min_volume: float = 0.6
+    vad_min_volume: float = 0.3
     # Extra wait after the final transcript before the bot answers (0: answer at once).
     user_speech_timeout_secs: float = 0.0
 

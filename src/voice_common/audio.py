@@ -98,9 +98,18 @@ def write_wav(path: Path, pcm: bytes, sample_rate: int) -> None:
 
 def trailing_silence_seconds(pcm: bytes, sample_rate: int, threshold_dbfs: float = -45.0, window_ms: int = 20) -> float:
     """How long the PCM ends in silence: the client's clock for "end of speech" starts before it."""
-    samples = pcm16_to_float32(pcm)
+    return _silent_run_seconds(pcm16_to_float32(pcm)[::-1], sample_rate, threshold_dbfs, window_ms)
+
+
+def leading_silence_seconds(pcm: bytes, sample_rate: int, threshold_dbfs: float = -45.0, window_ms: int = 20) -> float:
+    """How long the PCM starts in silence: a barge-in's clock starts at its speech, not at its first frame."""
+    return _silent_run_seconds(pcm16_to_float32(pcm), sample_rate, threshold_dbfs, window_ms)
+
+
+def _silent_run_seconds(samples: np.ndarray, sample_rate: int, threshold_dbfs: float, window_ms: int) -> float:
+    """Length of the silence at the start of ``samples``, in whole windows."""
     window = max(1, sample_rate * window_ms // 1000)
-    end = samples.size
-    while end > 0 and rms_dbfs(samples[max(0, end - window) : end]) < threshold_dbfs:
-        end -= window
-    return (samples.size - max(end, 0)) / sample_rate
+    start = 0
+    while start < samples.size and rms_dbfs(samples[start : start + window]) < threshold_dbfs:
+        start += window
+    return min(start, samples.size) / sample_rate
