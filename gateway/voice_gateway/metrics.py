@@ -39,6 +39,14 @@ TURNS_OVER_BUDGET = Counter(
 # burn-rate alerts) reads 0 on a healthy gateway instead of no data.
 for _stage in STAGE_HISTOGRAMS:
     TURNS_OVER_BUDGET.labels(stage=_stage)
+SPECULATIONS = Counter(
+    "voice_speculative_replies_total",
+    "Replies started before the caller's turn was confirmed, by outcome: started, confirmed (kept) or discarded (the caller went on).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+for _outcome in ("started", "confirmed", "discarded"):
+    SPECULATIONS.labels(outcome=_outcome)
 INTERRUPTIONS = Counter("voice_interruptions_total", "Barge-ins: the caller spoke over the bot.", registry=REGISTRY)
 ACTIVE_SESSIONS = Gauge("voice_active_sessions", "Caller sessions currently connected.", registry=REGISTRY)
 SESSIONS = Counter("voice_sessions_total", "Caller sessions accepted.", registry=REGISTRY)

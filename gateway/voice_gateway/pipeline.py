@@ -27,6 +27,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from voice_common.budget import load_budget
 from voice_common.ops import error_event
+from voice_gateway.endpointing import PreemptiveUserTurnStopStrategy
 from voice_gateway.events import SessionObserver
 from voice_gateway.llm import OpenAICompatibleLLMService
 from voice_gateway.serializer import INPUT_SAMPLE_RATE, RawPCMSerializer, SafeProtobufSerializer
@@ -43,6 +44,13 @@ def make_serializer(wire_format: str, settings: GatewaySettings) -> FrameSeriali
     if wire_format == "protobuf":
         return SafeProtobufSerializer()
     return RawPCMSerializer(max_frame_bytes=settings.max_frame_bytes)
+
+
+def turn_stop_strategy(settings: GatewaySettings) -> SpeechTimeoutUserTurnStopStrategy:
+    """Our STT finalizes on VAD stop, so the transcript is decoded while the turn is confirmed."""
+    if settings.preemptive_generation:
+        return PreemptiveUserTurnStopStrategy(confirm_secs=settings.turn_confirm_secs)
+    return SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=settings.turn_confirm_secs)
 
 
 @dataclass
@@ -119,10 +127,9 @@ def build_call(
         LLMContext(),
         user_params=LLMUserAggregatorParams(
             vad_analyzer=vad,
-            # Our STT finalizes on VAD stop, so the turn ends the moment the transcript lands.
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
-                stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=settings.user_speech_timeout_secs)],
+                stop=[turn_stop_strategy(settings)],
             ),
         ),
     )

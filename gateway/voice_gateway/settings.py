@@ -39,17 +39,21 @@ class GatewaySettings(BaseSettings):
     # the end of the first sentence: the first audio waits for less writing and less synthesis.
     tts_first_phrase_max_words: int = Field(default=4, ge=0, description="0: whole sentences only")
 
-    # Turn detection (Silero VAD). stop_secs is the silence that ends the caller's turn.
+    # Turn detection (Silero VAD, then turn_confirm_secs of silence).
     vad_confidence: float = 0.7
     # start_secs of speech (and min_volume of loudness, smoothed) before the caller is heard: the
     # floor of a barge-in. Pipecat's 0.2 s / 0.6 had the bot talk over a caller for 320 ms (p50,
     # bench/bench_bargein.py); 0.15 s / 0.3 stop it within the budget, Silero's confidence still
     # keeps noise out.
     vad_start_secs: float = 0.15
-    vad_stop_secs: float = 0.3
+    # Silence before the VAD says the caller stopped: the STT finalizes then, and a speculative reply
+    # may start. The turn is over only after turn_confirm_secs more silence (0.35 s in all).
+    vad_stop_secs: float = 0.15
     vad_min_volume: float = 0.3
-    # Extra wait after the final transcript before the bot answers (0: answer at once).
-    user_speech_timeout_secs: float = 0.0
+    turn_confirm_secs: float = Field(default=0.2, ge=0, description="silence after the VAD stop that confirms the turn")
+    # Start the LLM on the transcript while the turn is being confirmed; its reply is held until the
+    # turn is confirmed and discarded if the caller speaks again (gateway/voice_gateway/endpointing.py).
+    preemptive_generation: bool = True
 
     # Limits and access.
     auth_token: SecretStr | None = Field(

@@ -116,6 +116,8 @@ def test_values_defaults_agree_with_the_code():
     assert VALUES["gateway"]["config"]["drainTimeoutSecs"] == settings.drain_timeout_secs
     assert VALUES["gateway"]["config"]["maxSessions"] == settings.max_sessions
     assert VALUES["gateway"]["config"]["ttsVoice"] == settings.tts_voice
+    assert VALUES["gateway"]["config"]["vadStopSecs"] == settings.vad_stop_secs
+    assert VALUES["gateway"]["config"]["turnConfirmSecs"] == settings.turn_confirm_secs
     assert VALUES["llm"]["cpu"]["modelFile"] == f"llm/{model_assembly.LLM_GGUF_NAME}", "the GGUF `make models` writes"
 
 
