@@ -14,7 +14,7 @@ KOKORO_JS_VERSION := 1.2.1
 KOKORO_JS_TGZ := $(CACHE)/kokoro-js-$(KOKORO_JS_VERSION).tgz
 export VOICE_MODELS_DIR := $(abspath $(MODELS_DIR))
 
-.PHONY: help install models demo up test bench clean
+.PHONY: help install models demo up test test-unit bench clean
 
 # Tools the tests need beyond the venv (helm, k8s binaries, chromium...) are added by mk/*.mk.
 TEST_DEPS :=
@@ -49,6 +49,9 @@ up: install ## start the local stack and keep it running (Ctrl-C stops it)
 
 test: install $(TEST_DEPS) ## run the whole test suite (see README for duration)
 	$(BIN)/python -m pytest -ra tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test-unit: $(VENV)/.installed ## the fast tier: pure-logic tests, no models or servers (seconds)
+	$(BIN)/python -m pytest -q tests/unit; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: install ## run the benchmarks and print p50/p95 (results go in docs/benchmarks.md)
 	$(PY) bench/bench_stt.py
