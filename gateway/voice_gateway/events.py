@@ -22,6 +22,7 @@ from pipecat.frames.frames import (
     MetricsFrame,
     TranscriptionFrame,
     TTSStartedFrame,
+    TTSStoppedFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -49,6 +50,7 @@ _OBSERVED = (
     VADUserStoppedSpeakingFrame,
     TranscriptionFrame,
     TTSStartedFrame,
+    TTSStoppedFrame,
     LLMTextFrame,
     LLMContextFrame,
     MetricsFrame,
@@ -88,6 +90,7 @@ class SessionObserver(BaseObserver):
         self._speaking_turn: TurnTimer | None = None  # bot is answering it; reported when it stops
         self._turns = 0
         self._bot_speaking = False
+        self._reply_streaming = False  # the TTS is still producing the current reply's audio
         self.completed_turns: list[dict] = []
 
     async def on_push_frame(self, data: FramePushed) -> None:
@@ -119,8 +122,13 @@ class SessionObserver(BaseObserver):
                 self._turn.transcript = frame.text
             await self._send({"type": "transcript", "text": frame.text, "final": True})
         elif isinstance(frame, TTSStartedFrame):
+            self._reply_streaming = True
             if self._turn is not None and self._turn.tts_started_at is None:
                 self._turn.tts_started_at = now
+        elif isinstance(frame, TTSStoppedFrame):
+            self._reply_streaming = False
+            if not self._bot_speaking:
+                await self._report_turn()
         elif isinstance(frame, LLMTextFrame):
             await self._send({"type": "bot_text", "text": frame.text})
         elif isinstance(frame, LLMContextFrame):
@@ -135,11 +143,16 @@ class SessionObserver(BaseObserver):
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             await self._send({"type": "bot_stopped_speaking"})
-            await self._report_turn()
-        elif isinstance(frame, InterruptionFrame) and self._bot_speaking:
+            if not self._reply_streaming:  # else a pause inside the reply: the TTS has more coming
+                await self._report_turn()
+        elif isinstance(frame, InterruptionFrame) and (self._bot_speaking or self._speaking_turn is not None):
+            # Over the bot's voice, or in a pause inside its reply: either way the reply is cut off.
             metrics.INTERRUPTIONS.inc()
+            self._reply_streaming = False
             if self._speaking_turn is not None:
                 self._speaking_turn.interrupted = True
+            if not self._bot_speaking:
+                await self._report_turn()
         elif isinstance(frame, ErrorFrame):
             await self._report_error(frame)
 
