@@ -72,14 +72,24 @@ FACTS: list[tuple[str, str]] = [
     ("How many sides does a triangle have?", r"\b(3|three)\b"),
 ]
 # Conversations whose last question refers back; every turn but the last is checked like a fact.
+# After France and Japan, models differ by phrasing: Qwen2.5-Coder-0.5B reads "one more fact" as
+# "say the fact again" far more often than "What is it famous for?", so several are asked.
 FOLLOW_UPS: list[list[tuple[str, str | None]]] = [
     [("What is the capital of Japan?", r"\btokyo\b"), ("What is its population roughly?", None)],
     [("What is the capital of Japan?", r"\btokyo\b"), ("Tell me one more fact about it.", None)],
-    [
-        ("What is the capital of France?", r"\bparis\b"),
-        ("What is the capital of Japan?", r"\btokyo\b"),
-        ("Tell me one more fact about it.", None),
-    ],
+    *(
+        [
+            ("What is the capital of France?", r"\bparis\b"),
+            ("What is the capital of Japan?", r"\btokyo\b"),
+            (follow_up, None),
+        ]
+        for follow_up in (
+            "Tell me one more fact about it.",
+            "What is its population roughly?",
+            "What is it famous for?",
+            "Tell me something else about it.",
+        )
+    ),
 ]
 REPEAT_JACCARD = 0.6
 
@@ -96,6 +106,7 @@ class Results:
     ttft_ms: list[float] = field(default_factory=list)
     cold_ttft_ms: list[float] = field(default_factory=list)
     tokens_per_s: list[float] = field(default_factory=list)
+    rss_mib: float = 0.0
     correct: int = 0
     asked: int = 0
     repeated: int = 0
@@ -178,6 +189,14 @@ def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dic
     return reply, (first - sent) * 1000, rate
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of the server process (weights mapped in, KV cache, Python)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_round(candidate: Candidate, settings: GatewaySettings, results: Results, seed: int) -> None:
     system = {"role": "system", "content": settings.system_prompt}
     proc = start_server(candidate)
@@ -218,6 +237,7 @@ def run_round(candidate: Candidate, settings: GatewaySettings, results: Results,
                 cold_system = {"role": "system", "content": f"Call {uuid.uuid4().hex[:8]}. {settings.system_prompt}"}
                 _, ttft, _ = complete(client, settings, [cold_system, {"role": "user", "content": question}], seed)
                 results.cold_ttft_ms.append(ttft)
+        results.rss_mib = max(results.rss_mib, rss_mib(proc.process.pid))
     finally:
         proc.stop()
 
@@ -253,13 +273,13 @@ def main(argv: list[str] | None = None) -> None:
         f"temperature {settings.llm_temperature}, streamed; llama.cpp server as `llm_spec` starts it"
     )
     print()
-    print("| model | size MiB | TTFT p50 ms | TTFT p95 ms | cold TTFT p50 ms | decode tok/s p50 | correct | repeated follow-ups |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | file MiB | RSS MiB | TTFT p50 ms | TTFT p95 ms | cold TTFT p50 ms | decode tok/s p50 | correct | repeated follow-ups |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for candidate in candidates:
         r = results[candidate.name]
         size = candidate.path.stat().st_size / 2**20
         print(
-            f"| {candidate.name} | {size:.0f} | {percentile(r.ttft_ms, 50):.0f} | {percentile(r.ttft_ms, 95):.0f} | "
+            f"| {candidate.name} | {size:.0f} | {r.rss_mib:.0f} | {percentile(r.ttft_ms, 50):.0f} | {percentile(r.ttft_ms, 95):.0f} | "
             f"{percentile(r.cold_ttft_ms, 50):.0f} | {percentile(r.tokens_per_s, 50):.1f} | "
             f"{r.correct}/{r.asked} | {r.repeated}/{r.follow_ups} |"
         )
