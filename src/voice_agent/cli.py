@@ -92,7 +92,7 @@ def cmd_talk(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     ports = StackPorts()
     with ProcessGroup(LOG_DIR) as group:
-        print("starting the local stack on CPU (STT faster-whisper base, LLM SmolLM2-135M, TTS Kokoro-82M)...", flush=True)
+        print("starting the local stack on CPU (STT faster-whisper base, LLM Qwen2.5-Coder-0.5B, TTS Kokoro-82M)...", flush=True)
         group.start(stack_specs(default_models_dir(), ports))
         url = f"ws://127.0.0.1:{ports.gateway}/ws"
         print(f"talking to {url} with {', '.join(p.name for p in DEMO_UTTERANCES)}\n", flush=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from voice_agent.processes import ServiceSpec, python_module
 from voice_common.models import LLM_GGUF_NAME
 
-LLM_MODEL_ALIAS = "smollm2"
+LLM_MODEL_ALIAS = "voice-llm"
 
 
 @dataclass(frozen=True)
