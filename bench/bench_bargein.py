@@ -28,13 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from machine import machine_description, percentile  # noqa: E402
-from support import LOG_DIR, MODELS_DIR, free_port, spoken  # noqa: E402
-
-from voice_agent.client import CALLER_RATE, Caller  # noqa: E402
-from voice_agent.processes import ProcessGroup  # noqa: E402
-from voice_agent.stack import StackPorts, stack_specs  # noqa: E402
-from voice_common.audio import leading_silence_seconds  # noqa: E402
+from machine import machine_description, percentile
+from support import LOG_DIR, MODELS_DIR, free_port, spoken
+from voice_agent.client import CALLER_RATE, Caller
+from voice_agent.processes import ProcessGroup
+from voice_agent.stack import StackPorts, stack_specs
+from voice_common.audio import leading_silence_seconds
 
 LONG_ANSWERS = [
     "Please tell me a long story about a dragon and a knight.",

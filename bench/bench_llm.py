@@ -40,13 +40,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from machine import machine_description, percentile  # noqa: E402
-from support import LOG_DIR, MODELS_DIR, free_port  # noqa: E402
-
-from voice_agent.processes import ServiceProcess  # noqa: E402
-from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec  # noqa: E402
-from voice_common.models import LLM_GGUF_NAME  # noqa: E402
-from voice_gateway.settings import GatewaySettings  # noqa: E402
+from machine import machine_description, percentile
+from support import LOG_DIR, MODELS_DIR, free_port
+from voice_agent.processes import ServiceProcess
+from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
+from voice_common.models import LLM_GGUF_NAME
+from voice_gateway.settings import GatewaySettings
 
 # Question -> regex its reply must match (case-insensitive). Answers any decent small model knows.
 FACTS: list[tuple[str, str]] = [

@@ -21,10 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from machine import machine_description, percentile  # noqa: E402
-from support import spoken  # noqa: E402
-
-from voice_common.audio import pcm16_to_float32  # noqa: E402
+from machine import machine_description, percentile
+from support import spoken
+from voice_common.audio import pcm16_to_float32
 
 COMPLETE = [
     "What is the capital of France?",

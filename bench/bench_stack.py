@@ -19,15 +19,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from machine import machine_description, percentile  # noqa: E402
-from support import LOG_DIR, MODELS_DIR, free_port, spoken  # noqa: E402
-
-from voice_agent.client import Caller, budget_rows  # noqa: E402
-from voice_agent.processes import ProcessGroup  # noqa: E402
-from voice_agent.stack import StackPorts, stack_specs  # noqa: E402
-from voice_common.budget import load_budget  # noqa: E402
-from voice_gateway.settings import GatewaySettings  # noqa: E402
-from voice_gateway.tts import TTS_SAMPLE_RATE  # noqa: E402
+from machine import machine_description, percentile
+from support import LOG_DIR, MODELS_DIR, free_port, spoken
+from voice_agent.client import Caller, budget_rows
+from voice_agent.processes import ProcessGroup
+from voice_agent.stack import StackPorts, stack_specs
+from voice_common.budget import load_budget
+from voice_gateway.settings import GatewaySettings
+from voice_gateway.tts import TTS_SAMPLE_RATE
 
 QUESTIONS = [
     "What is the capital of France?",

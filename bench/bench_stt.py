@@ -34,10 +34,9 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from machine import machine_description, percentile  # noqa: E402
-from support import spoken, start_service  # noqa: E402
-
-from voice_agent.processes import ServiceProcess  # noqa: E402
+from machine import machine_description, percentile
+from support import spoken, start_service
+from voice_agent.processes import ServiceProcess
 
 SAMPLE_RATE = 16000
 FRAME_BYTES = 640  # 20 ms, what the gateway sends

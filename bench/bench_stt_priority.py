@@ -44,7 +44,6 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 from machine import machine_description, percentile  # noqa: E402
 from stt.stt_helpers import CAPITAL, CAPITAL_WORDS, long_speech, words  # noqa: E402
 from support import spoken, start_service  # noqa: E402
-
 from voice_agent.processes import ServiceProcess  # noqa: E402
 from voice_common.audio import wav_bytes  # noqa: E402
 

@@ -38,13 +38,12 @@ from kokoro_onnx import Kokoro
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from machine import machine_description, percentile  # noqa: E402
-from support import LOG_DIR, MODELS_DIR, free_port, start_service  # noqa: E402
-
-from voice_agent.processes import ServiceProcess, ServiceSpec  # noqa: E402
-from voice_common.audio import float32_to_pcm16  # noqa: E402
-from voice_tts.engine import SAMPLE_RATE  # noqa: E402
-from voice_tts.settings import TTSSettings  # noqa: E402
+from machine import machine_description, percentile
+from support import LOG_DIR, MODELS_DIR, free_port, start_service
+from voice_agent.processes import ServiceProcess, ServiceSpec
+from voice_common.audio import float32_to_pcm16
+from voice_tts.engine import SAMPLE_RATE
+from voice_tts.settings import TTSSettings
 
 VOICE = "af_heart"
 REPLIES = {

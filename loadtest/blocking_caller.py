@@ -28,7 +28,7 @@ class BlockingCaller:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def __enter__(self) -> "BlockingCaller":
+    def __enter__(self) -> BlockingCaller:
         self._ws = connect(self.url, open_timeout=self.open_timeout, max_size=None)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -30,7 +30,7 @@ class Scrape:
     buckets: dict[str, Buckets]
     counters: dict[str, float]
 
-    def __sub__(self, before: "Scrape") -> "Scrape":
+    def __sub__(self, before: Scrape) -> Scrape:
         return Scrape(
             buckets={
                 stage: {le: count - before.buckets.get(stage, {}).get(le, 0.0) for le, count in buckets.items()}

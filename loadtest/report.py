@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers or in CI
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from bench.machine import machine_description  # noqa: E402
-from loadtest.ramp import Ramp, capacity  # noqa: E402
-from loadtest.settings import LoadtestSettings  # noqa: E402
-from voice_common.budget import Budget  # noqa: E402
+from bench.machine import machine_description
+from loadtest.ramp import Ramp, capacity
+from loadtest.settings import LoadtestSettings
+from voice_common.budget import Budget
 
 GATEWAY_STAGES = ("stt", "llm_ttft", "tts_ttfb", "mouth_to_ear")
 
@@ -42,7 +42,7 @@ def report_data(ramp: Ramp, budget: Budget, settings: LoadtestSettings, target: 
     return {
         "machine": machine_description(),
         "load_average_at_start": round(ramp.load_average, 2),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "target": target,
         "engine": settings.engine,
         "speech": settings.speech.name,

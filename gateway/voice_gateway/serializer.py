@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 
 from loguru import logger
-
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,

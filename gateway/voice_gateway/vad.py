@@ -26,7 +26,7 @@ def _shared_session() -> onnxruntime.InferenceSession:
 class _CallSileroModel(SileroOnnxModel):
     """One call's Silero state on the shared session."""
 
-    def __init__(self) -> None:  # noqa: D107 - deliberately skips loading a model of its own
+    def __init__(self) -> None:  # deliberately not SileroOnnxModel's, which loads a model of its own
         self.session = _shared_session()
         self.reset_states()
         self.sample_rates = [8000, 16000]
@@ -35,7 +35,7 @@ class _CallSileroModel(SileroOnnxModel):
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     """Pipecat's Silero VAD analyzer, minus the per-call model load (pipecat-ai is pinned to 1.14.0)."""
 
-    def __init__(self, *, params: VADParams) -> None:  # noqa: D107
+    def __init__(self, *, params: VADParams) -> None:  # VADAnalyzer's, not SileroVADAnalyzer's (its model load)
         VADAnalyzer.__init__(self, sample_rate=None, params=params)
         self._model = _CallSileroModel()
         self._windows_since_reset = 0

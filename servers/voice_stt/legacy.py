@@ -48,7 +48,7 @@ class LegacySession(WireSession):
         received = time.perf_counter()
         try:
             transcript = await self.engine.transcribe(frame, MODEL_SAMPLE_RATE)
-        except Exception as exc:  # noqa: BLE001 - reported to the client, the session goes on
+        except Exception as exc:  # reported to the client, the session goes on
             logger.exception("decode failed on /ws")
             await self.report("transcription_failed", f"could not transcribe: {exc}")
             return

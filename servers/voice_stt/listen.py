@@ -110,7 +110,7 @@ class ListenSession(WireSession):
         self.segment += 1
         try:
             transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is reported, the session goes on
+        except Exception as exc:  # any decoder failure is reported, the session goes on
             logger.exception("decode failed (session %s, segment %d)", self.session_id, segment)
             await self.report("transcription_failed", f"could not transcribe segment {segment}: {exc}", segment=segment)
             return
@@ -182,7 +182,7 @@ class ListenSession(WireSession):
             decoded = (epoch, len(pcm))
             try:
                 transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
-            except Exception:  # noqa: BLE001 - a failed partial is not worth an error; the final reports
+            except Exception:  # a failed partial is not worth an error; the final reports
                 logger.exception("partial decode failed (session %s)", self.session_id)
                 continue
             if epoch == self._epoch and transcript.text and transcript.text != last_text:

@@ -112,7 +112,7 @@ def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRo
     @router.post("/v1/audio/transcriptions", response_model=None)
     async def transcriptions(
         file: UploadFile = File(...),
-        model: str = Form("whisper-1"),  # noqa: ARG001 - accepted for compatibility; one model is served
+        model: str = Form("whisper-1"),  # accepted for compatibility; one model is served
         language: str | None = Form(None),
         response_format: ResponseFormat = Form("json"),
         sample_rate: int | None = Form(None),
@@ -132,7 +132,7 @@ def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRo
             transcript = await engine.transcribe(
                 pcm, rate, language, timestamps=response_format == "verbose_json", priority=Priority.UPLOAD
             )
-        except Exception as exc:  # noqa: BLE001 - reported as a 500 with a stable code
+        except Exception as exc:  # reported as a 500 with a stable code
             logger.exception("decode failed on /v1/audio/transcriptions")
             raise ApiError(500, "transcription_failed", f"could not transcribe: {exc}") from exc
         metrics.REQUEST_LATENCY.labels(endpoint="transcriptions").observe(time.perf_counter() - started)

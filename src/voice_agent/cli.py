@@ -15,7 +15,7 @@ from voice_agent.observe import prometheus_spec, stack_targets
 from voice_agent.processes import ProcessGroup
 from voice_agent.report import turn_table, turns_json
 from voice_agent.stack import StackPorts, default_models_dir, stack_specs
-from voice_common.audio import read_wav, resample, pcm16_to_float32, float32_to_pcm16, write_wav
+from voice_common.audio import float32_to_pcm16, pcm16_to_float32, read_wav, resample, write_wav
 from voice_common.budget import load_budget
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"

@@ -135,7 +135,7 @@ class Caller:
         self._reader: asyncio.Task | None = None
         self._changed = asyncio.Condition()
 
-    async def __aenter__(self) -> "Caller":
+    async def __aenter__(self) -> Caller:
         self._ws = await websockets.connect(self.url, open_timeout=self.open_timeout, max_size=None)
         self._reader = asyncio.create_task(self._read())
         await self.wait_for(lambda: self.conversation.first_event("ready") or self.conversation.errors, 30)

@@ -103,7 +103,7 @@ class ProcessGroup:
             proc.stop()
         self.running.clear()
 
-    def __enter__(self) -> "ProcessGroup":
+    def __enter__(self) -> ProcessGroup:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,7 +6,7 @@ import json
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -89,7 +89,7 @@ def env_of(container: dict) -> dict[str, object]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _render(values_files: tuple[str, ...], set_json: tuple[str, ...], kube_version: str | None) -> Manifest:
     args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
     for f in values_files:

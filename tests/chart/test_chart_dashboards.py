@@ -15,7 +15,7 @@ from voice_common.budget import load_budget
 from voice_gateway import metrics as gateway_metrics
 
 sys.path.insert(0, str(REPO / "scripts"))
-import chart_dashboards  # noqa: E402 - the generator, from scripts/
+import chart_dashboards  # the generator, from scripts/
 
 DASHBOARDS = {p.name: json.loads(p.read_text()) for p in sorted((CHART / "dashboards").glob("*.json"))}
 PROMQL_WORDS = {

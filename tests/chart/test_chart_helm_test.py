@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from chart_support import CHART, RELEASE, helm, render
+from chart_support import CHART, RELEASE, helm
 
 FILES = CHART / "files"
 

@@ -8,8 +8,8 @@ import yaml
 
 from chart_support import COMPONENTS, MODEL_COMPONENTS, REPO, env_of, render, render_error, selector_matches
 from voice_gateway import metrics as gateway_metrics
-from voice_gateway.upstream_health import readiness_urls
 from voice_gateway.settings import GatewaySettings
+from voice_gateway.upstream_health import readiness_urls
 
 
 def pods_selected(manifest, selector: dict) -> set[str]:

@@ -11,7 +11,7 @@ import json
 import re
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -26,13 +26,13 @@ CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos
              ("keda.sh/v1alpha1", "ScaledObject")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema_file(schema_dir: str, name: str) -> dict | None:
     path = kv.importlib_resources.files("kubernetes_validate") / "kubernetes-json-schema" / schema_dir / name
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
     """kubernetes-validate's strict schema for a kind (the same files and lookup as its CLI), compiled once."""
     schema_version = [v for v in kv.all_versions() if kv.major_minor(v) <= kv.major_minor(version)][-1]

@@ -16,8 +16,17 @@ import pytest
 from kubernetes import client
 
 from cluster_support import (
-    CPU_POOL_LABEL, GPU, GPU_NODE_LABEL, INSTANCE, is_ready, manifest_objects, namespaced_listables, object_path,
-    pod_gpus, raw_get, wait_for,
+    CPU_POOL_LABEL,
+    GPU,
+    GPU_NODE_LABEL,
+    INSTANCE,
+    is_ready,
+    manifest_objects,
+    namespaced_listables,
+    object_path,
+    pod_gpus,
+    raw_get,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]

@@ -14,11 +14,21 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fuzz_support import FUZZ, TIMEOUT_S, WatchedServer, assert_error_event, hostile_json_texts, json_events, json_values, receive_for, send_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pipecat.frames.protobufs import frames_pb2
 
+from fuzz_support import (
+    FUZZ,
+    TIMEOUT_S,
+    WatchedServer,
+    assert_error_event,
+    hostile_json_texts,
+    json_events,
+    json_values,
+    receive_for,
+    send_all,
+)
 from support import start_service
 from voice_agent.stack import LLM_MODEL_ALIAS
 from voice_gateway.settings import GatewaySettings

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fuzz_support import FUZZ, TIMEOUT_S, WatchedServer, assert_error_event, hostile_json_texts, json_values, send_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stt.stt_helpers import WAV_HEADER_FIELDS, patched_wav
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
+from fuzz_support import FUZZ, TIMEOUT_S, WatchedServer, assert_error_event, hostile_json_texts, json_values, send_all
+from stt.stt_helpers import WAV_HEADER_FIELDS, patched_wav
 from voice_agent.processes import ServiceProcess
 from voice_common.audio import wav_bytes
 from voice_stt.settings import STTSettings

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fuzz_support import FUZZ, TIMEOUT_S, WatchedServer, assert_error_event, json_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection
 
+from fuzz_support import FUZZ, TIMEOUT_S, WatchedServer, assert_error_event, json_values
 from voice_agent.processes import ServiceProcess
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from voice_common.budget import BUDGET_FILE
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from loadtest.settings import LoadtestSettings  # noqa: E402
+from loadtest.settings import LoadtestSettings
 
 
 @pytest.fixture

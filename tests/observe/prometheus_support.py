@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import httpx
 
-
 SCRAPE_S = 1.0
 
 

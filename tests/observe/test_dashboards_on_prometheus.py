@@ -27,7 +27,7 @@ from voice_agent.observe import ScrapeTarget, stack_targets
 from voice_gateway import metrics as gateway_metrics
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import chart_dashboards  # noqa: E402 - the generator, from scripts/
+import chart_dashboards  # the generator, from scripts/
 
 pytestmark = [pytest.mark.slow, pytest.mark.observe]
 

@@ -13,8 +13,9 @@ from contextlib import asynccontextmanager
 import httpx
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
-from support import spoken
 from websockets.asyncio.client import ClientConnection
+
+from support import spoken
 
 TIMEOUT_S = 60.0
 FRAME_BYTES = 640  # 20 ms at 16 kHz, what the gateway sends

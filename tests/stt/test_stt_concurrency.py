@@ -7,6 +7,7 @@ import asyncio
 
 import httpx
 import pytest
+
 from stt_helpers import (
     CAPITAL,
     CAPITAL_WORDS,
@@ -22,7 +23,6 @@ from stt_helpers import (
     words,
 )
 from support import health_times_while
-
 from voice_common.audio import wav_bytes
 
 pytestmark = pytest.mark.slow

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import numpy as np
 import pytest
 import pytest_asyncio
-import numpy as np
+
 from stt_helpers import (
     CAPITAL,
     CAPITAL_WORDS,
@@ -18,7 +19,6 @@ from stt_helpers import (
     silence,
     words,
 )
-
 from voice_common.audio import wav_bytes
 from voice_stt.settings import STTSettings
 

@@ -9,8 +9,8 @@ import asyncio
 import json
 
 import pytest
-from stt_helpers import CAPITAL, CAPITAL_WORDS, TIMEOUT_S, connect, silence, words
 
+from stt_helpers import CAPITAL, CAPITAL_WORDS, TIMEOUT_S, connect, silence, words
 from voice_stt.settings import STTSettings
 
 pytestmark = pytest.mark.slow

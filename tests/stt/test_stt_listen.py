@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from stt_helpers import (
     CAPITAL,
     CAPITAL_WORDS,

@@ -8,6 +8,8 @@ import json
 from contextlib import AsyncExitStack
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+
 from stt_helpers import (
     CAPITAL,
     CAPITAL_WORDS,
@@ -22,8 +24,6 @@ from stt_helpers import (
     silence,
     words,
 )
-from websockets.exceptions import ConnectionClosed
-
 from voice_stt.settings import STTSettings
 
 pytestmark = pytest.mark.slow

@@ -7,6 +7,7 @@ import asyncio
 
 import httpx
 import pytest
+
 from stt_helpers import (
     CAPITAL,
     CAPITAL_WORDS,
@@ -19,7 +20,6 @@ from stt_helpers import (
     send_audio,
     words,
 )
-
 from voice_common.audio import wav_bytes
 
 pytestmark = pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 import pytest_asyncio
-from tts_helpers import TIMEOUT_S
 
+from tts_helpers import TIMEOUT_S
 from voice_agent.processes import ServiceProcess
 
 

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+
 from support import health_times_while
 from tts_helpers import REPLY, TIMEOUT_S, assert_speech
 

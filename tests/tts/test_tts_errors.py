@@ -8,8 +8,8 @@ import json
 
 import pytest
 import websockets
-from tts_helpers import connect, receive_until_text
 
+from tts_helpers import connect, receive_until_text
 from voice_tts.settings import TTSSettings
 
 pytestmark = pytest.mark.slow

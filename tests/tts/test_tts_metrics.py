@@ -4,6 +4,7 @@ active streams and errors, filled by real requests."""
 from __future__ import annotations
 
 import pytest
+
 from tts_helpers import FOX, connect, metric_samples, receive_until_text, seconds
 
 pytestmark = pytest.mark.slow

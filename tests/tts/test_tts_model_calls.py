@@ -9,8 +9,8 @@ import asyncio
 import time
 
 import pytest
-from tts_helpers import metric_samples
 
+from tts_helpers import metric_samples
 from voice_tts.settings import TTSSettings
 
 pytestmark = pytest.mark.slow

@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+
 from tts_helpers import FOX, REPLY, SAMPLE_RATE, TIMEOUT_S, connect, receive_until_text, words
 
 pytestmark = pytest.mark.slow

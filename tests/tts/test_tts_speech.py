@@ -6,8 +6,8 @@ import struct
 
 import httpx
 import pytest
-from tts_helpers import FOX, REPLY, SAMPLE_RATE, assert_speech, seconds
 
+from tts_helpers import FOX, REPLY, SAMPLE_RATE, assert_speech, seconds
 from voice_common.audio import read_wav
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+
 from tts_helpers import FOX, LONG, REPLY, assert_speech, connect, metric_samples, receive_until_text, seconds
 
 pytestmark = pytest.mark.slow

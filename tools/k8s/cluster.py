@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(workdir, bin_dir=args.bin_dir or default_bin_dir(), start_timeout=args.timeout)
     stop = {"now": False}
 
-    def on_signal(signum, frame):  # noqa: ARG001
+    def on_signal(signum, frame):
         stop["now"] = True
         raise KeyboardInterrupt
 
