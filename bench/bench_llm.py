@@ -272,13 +272,17 @@ def main(argv: list[str] | None = None) -> None:
         f"temperature {settings.llm_temperature}, streamed; llama.cpp server as `llm_spec` starts it"
     )
     print()
-    print("| model | file MiB | RSS MiB | TTFT p50 ms | TTFT p95 ms | cold TTFT p50 ms | decode tok/s p50 | correct | repeated follow-ups |")
+    print(
+        "| model | file MiB | RSS MiB | TTFT p50 ms | TTFT p95 ms | cold TTFT p50 ms | decode tok/s p50 | correct "
+        "| repeated follow-ups |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for candidate in candidates:
         r = results[candidate.name]
         size = candidate.path.stat().st_size / 2**20
         print(
-            f"| {candidate.name} | {size:.0f} | {r.rss_mib:.0f} | {percentile(r.ttft_ms, 50):.0f} | {percentile(r.ttft_ms, 95):.0f} | "
+            f"| {candidate.name} | {size:.0f} | {r.rss_mib:.0f} | "
+            f"{percentile(r.ttft_ms, 50):.0f} | {percentile(r.ttft_ms, 95):.0f} | "
             f"{percentile(r.cold_ttft_ms, 50):.0f} | {percentile(r.tokens_per_s, 50):.1f} | "
             f"{r.correct}/{r.asked} | {r.repeated}/{r.follow_ups} |"
         )

@@ -46,7 +46,7 @@ async def run_turns(urls: list[str], turns: int) -> tuple[list[list], list[float
         for call in calls:
             await call.silence(0.5)
         for index in range(turns):
-            for call, turns_of_call in zip(calls, results):
+            for call, turns_of_call in zip(calls, results, strict=True):
                 turn = await call.say_and_listen(spoken(QUESTIONS[index % len(QUESTIONS)]), timeout=90)
                 turns_of_call.append(turn)
         for call in calls:
@@ -122,7 +122,7 @@ def waterfall(turns: list, vad_stop_secs: float) -> dict[str, float]:
         parts = [server.get(key) for _, key in WATERFALL]
         if None in parts or server.get("mouth_to_ear_ms") is None:
             continue
-        for (name, _), value in zip(WATERFALL, parts):
+        for (name, _), value in zip(WATERFALL, parts, strict=True):
             rows[name].append(value)
         rows["playout and the rest"].append(server["mouth_to_ear_ms"] - sum(parts))
     return {name: percentile(values, 50) for name, values in rows.items() if values}
@@ -134,7 +134,8 @@ def main() -> None:
     parser.add_argument("--gateway-env", action="append", default=[], metavar="KEY=VALUE", help="extra gateway setting")
     parser.add_argument(
         "--compare", action="append", default=[], metavar="KEY=VALUE",
-        help="also run a second gateway with these settings on the same model servers, turns alternating; prints both and their ratios",
+        help="also run a second gateway with these settings on the same model servers, turns alternating; "
+        "prints both and their ratios",
     )
     args = parser.parse_args()
     # With two gateways, each call waits silent while the other's turn runs: no first-speech limit.
@@ -157,7 +158,7 @@ def main() -> None:
     print(f"Machine: {machine_description()}\n")
     labels = [f"A {args.gateway_env or '(defaults)'}"] + [f"B {args.compare}" for _ in configs[1:]]
     falls = []
-    for label, config, turns in zip(labels, configs, results):
+    for label, config, turns in zip(labels, configs, results, strict=True):
         print_budget_table(label, turns)
         falls.append(waterfall(turns, float(config.get("GATEWAY_VAD_STOP_SECS", GatewaySettings().vad_stop_secs))))
     print("### Waterfall of server mouth-to-ear (medians, ms)\n")
@@ -170,10 +171,16 @@ def main() -> None:
         if len(values) > 1 and values[0] and values[1] is not None:
             ratio = f" {values[1] / values[0]:.2f}x |"
         print(f"| {name} | {cells} |{ratio}")
+    stall_cells = [
+        f"{label.split(' ', 1)[0]} p50 {percentile(v, 50):.0f} ms, p95 {percentile(v, 95):.0f} ms"
+        for label, v in zip(labels, stalls, strict=True)
+        if v
+    ]
     print("\nAudio stalls inside a reply (a listener's playback running dry after the first audio), per reply: "
-          + "; ".join(f"{label.split(' ', 1)[0]} p50 {percentile(v, 50):.0f} ms, p95 {percentile(v, 95):.0f} ms" for label, v in zip(labels, stalls) if v))
+          + "; ".join(stall_cells))
     if len(results) > 1:
-        m2e = [percentile([t.server["mouth_to_ear_ms"] for t in turns if t.server.get("mouth_to_ear_ms")], 50) for turns in results]
+        m2e = [percentile([t.server["mouth_to_ear_ms"] for t in turns if t.server.get("mouth_to_ear_ms")], 50)
+               for turns in results]
         print(f"\nServer mouth-to-ear p50: A {m2e[0]:.0f} ms, B {m2e[1]:.0f} ms, B / A {m2e[1] / m2e[0]:.2f}x")
 
 

@@ -37,16 +37,16 @@ from pathlib import Path
 import httpx
 import websockets
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from machine import machine_description, percentile  # noqa: E402
-from stt.stt_helpers import CAPITAL, CAPITAL_WORDS, long_speech, words  # noqa: E402
-from support import spoken, start_service  # noqa: E402
-from voice_agent.processes import ServiceProcess  # noqa: E402
-from voice_common.audio import wav_bytes  # noqa: E402
+from machine import machine_description, percentile
+from stt.stt_helpers import CAPITAL, CAPITAL_WORDS, long_speech, words
+from support import spoken, start_service
+from voice_agent.processes import ServiceProcess
+from voice_common.audio import wav_bytes
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 UPLOAD_SECONDS = 124  # the probe's files
 UPLOADS_IN_FLIGHT = 2
 SERVERS = {

@@ -61,7 +61,8 @@ SEED_MIN_TOKENS, SEED_MAX_TOKENS = 175, 250  # Kokoro-FastAPI's target chunk siz
 def serve_seed(port: int) -> None:
     """The seed's Kokoro server as it behaved: whole text before the first byte, one at a time."""
     settings = TTSSettings()
-    kokoro = Kokoro.from_session(ort.InferenceSession(settings.model_path, providers=["CPUExecutionProvider"]), settings.voices_path)
+    session = ort.InferenceSession(settings.model_path, providers=["CPUExecutionProvider"])
+    kokoro = Kokoro.from_session(session, settings.voices_path)
     app = FastAPI()
 
     def chunks(text: str) -> list[str]:
@@ -143,7 +144,8 @@ async def measure(bases: dict[str, str], runs: int) -> dict[tuple[str, int, str]
                     samples.rtf.append(rtf)
             for server, base in bases.items():
                 samples = results.setdefault(("three sentences", CONCURRENT, server), Samples())
-                for ttfb, rtf in await asyncio.gather(*(speak(client, base, REPLIES["three sentences"]) for _ in range(CONCURRENT))):
+                replies = await asyncio.gather(*(speak(client, base, REPLIES["three sentences"]) for _ in range(CONCURRENT)))
+                for ttfb, rtf in replies:
                     samples.ttfb_s.append(ttfb)
                     samples.rtf.append(rtf)
     return dict(sorted(results.items(), key=lambda item: (item[0][1], item[0][0])))
@@ -165,7 +167,8 @@ def report(results: dict[tuple[str, int, str], Samples], runs: int, load: tuple[
     for (reply, concurrent, server), samples in results.items():
         print(
             f"| {reply} | {concurrent} | {server} | {percentile(samples.ttfb_s, 50) * 1000:.0f} "
-            f"| {percentile(samples.ttfb_s, 95) * 1000:.0f} | {percentile(samples.rtf, 50):.3f} | {percentile(samples.rtf, 95):.3f} |"
+            f"| {percentile(samples.ttfb_s, 95) * 1000:.0f} "
+            f"| {percentile(samples.rtf, 50):.3f} | {percentile(samples.rtf, 95):.3f} |"
         )
     print("\n| reply | at once | seed / ours, TTFB p50 | seed / ours, TTFB p95 |")
     print("|---|---|---|---|")

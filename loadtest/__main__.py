@@ -52,7 +52,10 @@ def main() -> None:
     with gateway(settings) as (url, target, _processes):
         if settings.warmup:
             print(f"warm-up turn: mouth-to-ear {warm_up(url, settings.speech, settings.turn_timeout_s)} ms", flush=True)
-        print(f"ramping {settings.engine} callers against {url} (max {settings.max_users} users, {settings.seconds:.0f} s)", flush=True)
+        print(
+            f"ramping {settings.engine} callers against {url} (max {settings.max_users} users, {settings.seconds:.0f} s)",
+            flush=True,
+        )
         ramp = run_ramp(settings, url, speech, ENGINES[settings.engine], budget["mouth_to_ear"])
     data = write_report(ramp, budget, settings, target)
     for step in data["steps"]:

@@ -36,7 +36,9 @@ def run_locust(settings: LoadtestSettings, request: StepRequest) -> ClientResult
         "--run-time", f"{max(1, round(request.max_seconds))}s", "--stop-timeout", "5", "--host", request.url,
     ]
     with log.open("w") as out:
-        proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=locust_env(settings), timeout=request.max_seconds + 60)
+        proc = subprocess.run(
+            argv, check=False, stdout=out, stderr=subprocess.STDOUT, env=locust_env(settings), timeout=request.max_seconds + 60
+        )
     lines = [line for line in log.read_text().splitlines() if line.startswith(SUMMARY_MARKER)]
     if proc.returncode not in (0, 1, BUDGET_BROKEN_EXIT) or not lines:
         raise RuntimeError(f"locust failed (exit {proc.returncode}); log: {log}\n{log.read_text()[-3000:]}")
@@ -62,5 +64,9 @@ def parse_summary(numbers: dict[str, dict[str, float]], exit_code: int, log: Pat
         within_budget=exit_code == 0,
         exit_code=exit_code,
         log=log,
-        stage_p95_ms={key.removeprefix("turn/"): v["p95_ms"] for key, v in numbers.items() if key.startswith("turn/") and key != "turn/reply"},
+        stage_p95_ms={
+            key.removeprefix("turn/"): v["p95_ms"]
+            for key, v in numbers.items()
+            if key.startswith("turn/") and key != "turn/reply"
+        },
     )

@@ -69,7 +69,7 @@ class VoiceCaller(User):
                         break
                 for error in caller.conversation.errors:
                     self._fire("error", 0.0, 0, GatewayError(error.get("code", "error")), request_type="gateway")
-        except Exception as exc:  # a refused or broken call is a failed call, not a crashed user
+        except Exception as exc:  # noqa: BLE001 - a refused or broken call is a failed call, not a crashed user
             failure = exc
         self._fire("call", (time.perf_counter() - started) * 1000.0, 0, failure, request_type="session")
 

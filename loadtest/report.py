@@ -80,19 +80,19 @@ def markdown(data: dict, plot_name: str) -> str:
         "",
         f"- Machine: {data['machine']}; 1-minute load average when the ramp began: {data['load_average_at_start']}",
         f"- Target: {data['target']}; generator: {data['engine']}; {data['date']}",
-        f"- Ramp: 1, 2, 4, ... up to {data['max_users']} concurrent callers within {data['ramp_seconds']:.0f} s, made by "
-        "`python -m loadtest` (`make loadtest`), one unmeasured warm-up turn first",
-        f"- Each caller: {data['calls_per_user']} call(s) of {data['turns_per_call']} turn(s) of `{data['speech']}`, "
-        "streamed at real-time pace, waiting for the whole spoken reply",
+        (f"- Ramp: 1, 2, 4, ... up to {data['max_users']} concurrent callers within {data['ramp_seconds']:.0f} s, made by "
+         "`python -m loadtest` (`make loadtest`), one unmeasured warm-up turn first"),
+        (f"- Each caller: {data['calls_per_user']} call(s) of {data['turns_per_call']} turn(s) of `{data['speech']}`, "
+         "streamed at real-time pace, waiting for the whole spoken reply"),
         "",
-        f"**Capacity: {bound}{data['capacity_users']} concurrent callers** with every reply complete, no errors and "
-        f"p95 mouth-to-ear (client side) within the budget's {m2e_max:.0f} ms. Ramp stopped: {data['stopped_because']}.",
+        (f"**Capacity: {bound}{data['capacity_users']} concurrent callers** with every reply complete, no errors and "
+         f"p95 mouth-to-ear (client side) within the budget's {m2e_max:.0f} ms. Ramp stopped: {data['stopped_because']}."),
         "",
-        "Client: mouth-to-ear measured by the callers (last speech frame played out → first reply audio byte). "
-        "Gateway: p50 / p95 from its Prometheus histograms over the step (ms; bucket-interpolated).",
+        ("Client: mouth-to-ear measured by the callers (last speech frame played out → first reply audio byte). "
+         "Gateway: p50 / p95 from its Prometheus histograms over the step (ms; bucket-interpolated)."),
         "",
-        "| users | s | calls done | turns | errors | replies complete | client mouth-to-ear p50 / p95 "
-        "| gateway STT | gateway LLM TTFT | gateway TTS TTFB | gateway mouth-to-ear | held |",
+        ("| users | s | calls done | turns | errors | replies complete | client mouth-to-ear p50 / p95 "
+         "| gateway STT | gateway LLM TTFT | gateway TTS TTFB | gateway mouth-to-ear | held |"),
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for step in data["steps"]:
@@ -124,10 +124,10 @@ def plot(data: dict, path: Path) -> None:
     for stage in GATEWAY_STAGES[:3]:
         series[f"gateway {stage} p95"] = [s["gateway"].get(stage, {}).get("p95_ms") for s in steps]
     for label, values in series.items():
-        points = [(u, v) for u, v in zip(users, values) if v is not None]
+        points = [(u, v) for u, v in zip(users, values, strict=True) if v is not None]
         if points:
             style = "-o" if label.startswith("client") else "--."
-            ax.plot(*zip(*points), style, label=label)
+            ax.plot(*zip(*points, strict=True), style, label=label)
     ax.axhline(data["budget_max_ms"]["mouth_to_ear"], color="red", linewidth=1, label="mouth-to-ear budget max")
     ax.set_xlabel("concurrent callers")
     ax.set_ylabel("latency (ms)")

@@ -34,6 +34,8 @@ class LoadtestSettings(BaseSettings):
     warmup: bool = Field(default=True, description="one unmeasured turn first: a fresh stack's first replies are slow")
     turn_timeout_s: float = Field(default=30.0, gt=0, description="a reply not finished by then is an error")
     settle_s: float = Field(default=1.0, ge=0, description="bot silence that marks its reply as finished")
-    speech: Path = Field(default=REPO_ROOT / "samples" / "capital-of-france.wav", description="the caller's utterance (16-bit WAV)")
+    speech: Path = Field(
+        default=REPO_ROOT / "samples" / "capital-of-france.wav", description="the caller's utterance (16-bit WAV)"
+    )
     budget: Path = Field(default=BUDGET_FILE, description="latency budget: k6 thresholds and the capacity limit")
     out: Path = Field(default=REPO_ROOT / ".cache" / "loadtest", description="report folder (loadtest.md/.json/.png)")

@@ -69,7 +69,9 @@ def reading(processes: ProcessGroup | None, gateway_url: str) -> dict:
         urls |= {name: proc.spec.base_url for name, proc in processes.running.items() if name in GAUGES}
     return {
         "at": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "processes": {name: process_resources(proc.process.pid) for name, proc in (processes.running.items() if processes else [])},
+        "processes": {
+            name: process_resources(proc.process.pid) for name, proc in (processes.running.items() if processes else [])
+        },
         "gauges": {name: gauge(url, GAUGES[name]) for name, url in urls.items()},
     }
 
@@ -104,10 +106,10 @@ def write_soak_report(out: Path, result: dict) -> None:
     lines = [
         "# Soak result",
         "",
-        f"{result['users']} callers in rounds for {result['minutes']:g} min against {result['target']}, "
-        f"{result['storm_callers']} connect-and-hang-up callers after each round ({result['engine']}).",
-        f"Rounds: {result['rounds']}, turns: {result['turns']}, caller errors: {result['errors']}, "
-        f"storm callers refused or failed: {result['storm_failed']} of {result['storm_total']}.",
+        (f"{result['users']} callers in rounds for {result['minutes']:g} min against {result['target']}, "
+         f"{result['storm_callers']} connect-and-hang-up callers after each round ({result['engine']})."),
+        (f"Rounds: {result['rounds']}, turns: {result['turns']}, caller errors: {result['errors']}, "
+         f"storm callers refused or failed: {result['storm_failed']} of {result['storm_total']}."),
         "",
         "| process | RSS MiB (start → end) | open fds | sockets | session gauge |",
         "|---|---|---|---|---|",
@@ -134,7 +136,11 @@ def main() -> None:
             result = run_step(settings, StepRequest(url, settings.users, speech, left, settings.out / "runs"))
             storm_failed += asyncio.run(storm(url, settings.storm_callers))
             rounds, turns, errors = rounds + 1, turns + result.turns, errors + result.errors
-            print(f"round {rounds}: {result.turns} turns, {result.errors} errors, p50 mouth-to-ear {result.mouth_to_ear_p50_ms} ms", flush=True)
+            print(
+                f"round {rounds}: {result.turns} turns, {result.errors} errors, "
+                f"p50 mouth-to-ear {result.mouth_to_ear_p50_ms} ms",
+                flush=True,
+            )
         time.sleep(settings.quiet_s)
         end = reading(processes, url)
     write_soak_report(

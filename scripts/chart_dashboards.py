@@ -184,7 +184,8 @@ def latency_dashboard() -> dict:
         layout.row("Turns"),
         layout.place(panel(
             "timeseries", "Turns over budget by stage (share of turns)",
-            [target(f"sum by (stage) (rate(voice_turns_over_budget_total{SEL}{RATE})) / ignoring(stage) group_left {turns}", "{{stage}}", "A")],
+            [target(f"sum by (stage) (rate(voice_turns_over_budget_total{SEL}{RATE}))"
+                    f" / ignoring(stage) group_left {turns}", "{{stage}}", "A")],
             "percentunit", description="Turns whose stage latency exceeded the stage's hard maximum.",
         ), 12, 8),
         layout.place(panel(
@@ -248,9 +249,12 @@ def servers_dashboard() -> dict:
         layout.row("LLM server (vLLM)"),
         layout.place(panel(
             "timeseries", "vLLM time to first token: p50 / p95",
-            [target(f"histogram_quantile(0.5, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{vllm}{RATE})))", "p50", "A"),
-             target(f"histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{vllm}{RATE})))", "p95", "B")],
-            "s", description=f"Server-side TTFT; the gateway's budget for it is {ttft.target_max_ms:g} ms (max {ttft.max_ms:g} ms).",
+            [target(f"histogram_quantile(0.5, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{vllm}{RATE})))",
+                    "p50", "A"),
+             target(f"histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{vllm}{RATE})))",
+                    "p95", "B")],
+            "s", description=f"Server-side TTFT; the gateway's budget for it is {ttft.target_max_ms:g} ms "
+                             f"(max {ttft.max_ms:g} ms).",
             thresholds=budget_steps("llm_ttft"),
         ), 8, 8),
         layout.place(panel(
@@ -262,11 +266,13 @@ def servers_dashboard() -> dict:
         layout.place(panel(
             "timeseries", "vLLM KV-cache use",
             [target(f"max by (pod) (vllm:kv_cache_usage_perc{vllm})", "{{pod}}", "A")],
-            "percentunit", thresholds=[{"color": GREEN, "value": None}, {"color": AMBER, "value": 0.8}, {"color": RED, "value": 0.95}],
+            "percentunit",
+            thresholds=[{"color": GREEN, "value": None}, {"color": AMBER, "value": 0.8}, {"color": RED, "value": 0.95}],
         ), 8, 8),
         layout.place(panel(
             "timeseries", "vLLM end-to-end request latency: p95",
-            [target(f"histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{vllm}{RATE})))", "p95", "A")],
+            [target(f"histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{vllm}{RATE})))",
+                    "p95", "A")],
             "s",
         ), 24, 7),
     ]
@@ -282,7 +288,9 @@ def servers_dashboard() -> dict:
         ), 12, 8),
         layout.place(panel(
             "timeseries", "GPU memory used by pod",
-            [target(f"sum by (exported_pod) (DCGM_FI_DEV_FB_USED{dcgm}) / sum by (exported_pod) (DCGM_FI_DEV_FB_USED{dcgm} + DCGM_FI_DEV_FB_FREE{dcgm})", "{{exported_pod}}", "A")],
+            [target(f"sum by (exported_pod) (DCGM_FI_DEV_FB_USED{dcgm})"
+                    f" / sum by (exported_pod) (DCGM_FI_DEV_FB_USED{dcgm} + DCGM_FI_DEV_FB_FREE{dcgm})",
+                    "{{exported_pod}}", "A")],
             "percentunit",
         ), 12, 8),
     ]
@@ -306,14 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rendered = render()
     if args.check:
-        stale = [name for name, text in rendered.items() if not (args.out / name).exists() or (args.out / name).read_text() != text]
+        stale = [name for name, text in rendered.items()
+                 if not (args.out / name).exists() or (args.out / name).read_text() != text]
         extra = sorted({p.name for p in args.out.glob("*.json")} - set(rendered))
         if stale or extra:
             print(f"stale dashboards {stale}, unexpected {extra}: run `make dashboards`", file=sys.stderr)
             return 1
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    for stale in set(p.name for p in args.out.glob("*.json")) - set(rendered):
+    for stale in {p.name for p in args.out.glob("*.json")} - set(rendered):
         (args.out / stale).unlink()
     for name, text in rendered.items():
         (args.out / name).write_text(text)

@@ -82,6 +82,7 @@ def local_stack(models_dir: Path) -> Iterator[LocalStack]:
     """
     ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
     group = ProcessGroup(LOG_DIR)
-    group.start(stack_specs(models_dir, ports, gateway_env={"GATEWAY_LLM_MAX_TOKENS": "80", "GATEWAY_UPSTREAM_TIMEOUT_SECS": "30"}), timeout_s=300)
+    gateway_env = {"GATEWAY_LLM_MAX_TOKENS": "80", "GATEWAY_UPSTREAM_TIMEOUT_SECS": "30"}
+    group.start(stack_specs(models_dir, ports, gateway_env=gateway_env), timeout_s=300)
     yield LocalStack(ports, group)
     group.stop()

@@ -75,6 +75,13 @@ async def health_times_while(client: httpx.AsyncClient, work: asyncio.Future, in
     return times
 
 
+async def async_get(url: str) -> httpx.Response:
+    """``httpx.get(url)`` for async tests: the same defaults, without blocking the event loop the
+    test's callers run on."""
+    async with httpx.AsyncClient() as client:
+        return await client.get(url)
+
+
 def metric_value(metrics_text: str, name: str) -> float:
     """The value of an unlabelled sample (``name value``) in Prometheus text."""
     match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", metrics_text, re.MULTILINE)

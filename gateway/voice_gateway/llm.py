@@ -23,7 +23,11 @@ Message = dict[str, Any]
 
 def _is_plain(message: Message) -> bool:
     """A text message without tool plumbing: safe to merge with a neighbour of the same role."""
-    return isinstance(message.get("content"), str) and not message.get("tool_calls") and message.get("role") in ("user", "assistant")
+    return (
+        isinstance(message.get("content"), str)
+        and not message.get("tool_calls")
+        and message.get("role") in ("user", "assistant")
+    )
 
 
 def _is_empty(message: Message) -> bool:

@@ -41,7 +41,8 @@ for _stage in STAGE_HISTOGRAMS:
     TURNS_OVER_BUDGET.labels(stage=_stage)
 SPECULATIONS = Counter(
     "voice_speculative_replies_total",
-    "Replies started before the caller's turn was confirmed, by outcome: started, confirmed (kept) or discarded (the caller went on).",
+    "Replies started before the caller's turn was confirmed, by outcome: started, confirmed (kept) "
+    "or discarded (the caller went on).",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -13,6 +13,7 @@ for every pipeline, torn down or not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from voice_gateway import metrics
 
@@ -68,8 +69,6 @@ class SessionRegistry:
     async def drain(self, timeout_s: float) -> int:
         """Stop admitting sessions and wait up to ``timeout_s`` for running ones to end; returns those left."""
         self.draining = True
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout_s)
-        except TimeoutError:
-            pass
         return self.running

@@ -67,7 +67,9 @@ class GatewaySettings(BaseSettings):
     max_sessions: int = 32
     # A caller holds a gateway slot; these bound how long one can hold it without talking. The STT
     # stream is opened at a caller's first speech, so silent callers hold no STT capacity at all.
-    first_speech_timeout_secs: float = Field(default=20.0, gt=0, description="end a call with no speech this long after it opened")
+    first_speech_timeout_secs: float = Field(
+        default=20.0, gt=0, description="end a call with no speech this long after it opened"
+    )
     idle_timeout_secs: float = Field(default=120.0, gt=0, description="end a call when neither side has spoken for this long")
     max_frame_bytes: int = 64 * 1024
     session_timeout_secs: float = Field(default=1800.0, gt=0, description="longest call; then it ends with session_timeout")

@@ -79,9 +79,8 @@ class VoiceTTSService(TTSService):
             async with asyncio.timeout(self._timeout):
                 while True:
                     message = await websocket.recv()
-                    if isinstance(message, str) and message.startswith("{"):
-                        if json.loads(message).get("type") == "cancelled":
-                            break
+                    if isinstance(message, str) and message.startswith("{") and json.loads(message).get("type") == "cancelled":
+                        break
         except (TimeoutError, Exception) as exc:  # noqa: BLE001 - a fresh connection fixes any state
             logger.warning(f"{self}: no cancel ack ({exc!r}); reconnecting")
             await self._drop_connection()

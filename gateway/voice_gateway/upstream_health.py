@@ -43,4 +43,4 @@ async def check_upstreams(settings: GatewaySettings, timeout_s: float = 2.0) -> 
                 return False
 
         checks = readiness_urls(settings)
-        return dict(zip(checks, await asyncio.gather(*(ok(name, url) for name, url in checks.items()))))
+        return dict(zip(checks, await asyncio.gather(*(ok(name, url) for name, url in checks.items())), strict=True))

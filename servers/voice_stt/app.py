@@ -29,7 +29,8 @@ def create_app(settings: STTSettings | None = None) -> FastAPI:
     engine = WhisperEngine(settings)
     sessions = SessionLimiter(settings.max_sessions, engine)
 
-    app = FastAPI(title="voice-stt", version="0.1.0", lifespan=background_model_lifespan(engine, f"the model from {settings.model_path}", logger))
+    lifespan = background_model_lifespan(engine, f"the model from {settings.model_path}", logger)
+    app = FastAPI(title="voice-stt", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
 

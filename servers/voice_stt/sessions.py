@@ -7,6 +7,7 @@ send tolerates a dead socket and simply ends the session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import ClassVar
@@ -59,10 +60,8 @@ class WireSession:
         if self.closed:
             return
         self.closed = True
-        try:
+        with contextlib.suppress(RuntimeError, OSError):  # already closed by the client
             await self.websocket.close(code)
-        except (RuntimeError, OSError):
-            pass  # already closed by the client
 
     async def run(self) -> None:
         """Dispatch frames until the client disconnects or the session closes itself."""

@@ -65,7 +65,10 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
     settings = settings or TTSSettings()
     engine = KokoroEngine(settings)
 
-    app = FastAPI(title="voice-tts", version="0.1.0", lifespan=background_model_lifespan(engine, f"the model from {settings.model_path} with voices {settings.voices_path}", logger))
+    lifespan = background_model_lifespan(
+        engine, f"the model from {settings.model_path} with voices {settings.voices_path}", logger
+    )
+    app = FastAPI(title="voice-tts", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
 

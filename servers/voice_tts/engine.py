@@ -87,7 +87,10 @@ class KokoroEngine:
         """Load the model and voices, then synthesize once so the first caller does not pay for initialisation."""
         started = time.perf_counter()
         await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
-        logger.info("loaded %s (%d voices) on %s in %.1f s", self.settings.model_path, len(self.voices), self.settings.device, time.perf_counter() - started)
+        logger.info(
+            "loaded %s (%d voices) on %s in %.1f s",
+            self.settings.model_path, len(self.voices), self.settings.device, time.perf_counter() - started,
+        )
         if self.settings.default_voice not in self.voices:
             raise ValueError(f"TTS_DEFAULT_VOICE {self.settings.default_voice!r} is not in {self.settings.voices_path}")
         if self.settings.warmup:
@@ -133,7 +136,9 @@ class KokoroEngine:
         finally:
             metrics.ACTIVE_STREAMS.dec()
 
-    async def _synthesize_in_slot(self, phonemes: str, pause: float, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
+    async def _synthesize_in_slot(
+        self, phonemes: str, pause: float, voice: str, speed: float, synthesis: Synthesis
+    ) -> np.ndarray | None:
         """One model call in a worker thread once a slot is free; None when the stream was cancelled."""
         metrics.QUEUE_DEPTH.inc()
         try:
@@ -143,7 +148,8 @@ class KokoroEngine:
         try:
             if synthesis.cancelled:
                 return None
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._synthesize, phonemes, pause, voice, speed, synthesis)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, self._synthesize, phonemes, pause, voice, speed, synthesis)
         finally:
             self._slots.release()
 
@@ -153,8 +159,11 @@ class KokoroEngine:
         if self.settings.intra_op_threads:
             options.intra_op_num_threads = self.settings.intra_op_threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.intra_op_spinning else "0")
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.settings.device == "cuda" else ["CPUExecutionProvider"]
-        self._session = _TerminableSession(ort.InferenceSession(self.settings.model_path, sess_options=options, providers=providers))
+        providers = ["CPUExecutionProvider"]
+        if self.settings.device == "cuda":
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        session = ort.InferenceSession(self.settings.model_path, sess_options=options, providers=providers)
+        self._session = _TerminableSession(session)
         self._kokoro = Kokoro.from_session(self._session, self.settings.voices_path)
         self.voices = sorted(self._kokoro.get_voices())
 
@@ -171,7 +180,8 @@ class KokoroEngine:
         # given to the model, and a text of nothing else is unspeakable_input.
         batches = [batch for batch in batches if any(symbol.isalpha() for symbol in batch)]
         pauses = [pause_after(batch, SENTENCE_PAUSE_S, CLAUSE_PAUSE_S) for batch in batches[:-1]]
-        return list(zip(batches, [*pauses, 0.0]))  # chunks themselves are joined without a pause
+        # Chunks themselves are joined without a pause. Not strict: with no batches, the 0.0 has no partner.
+        return list(zip(batches, [*pauses, 0.0], strict=False))
 
     def _synthesize(self, phonemes: str, pause: float, voice: str, speed: float, synthesis: Synthesis) -> np.ndarray | None:
         metrics.PHONEMES_PER_CALL.observe(len(phonemes))

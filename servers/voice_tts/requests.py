@@ -58,7 +58,13 @@ def _speakable_text(text: str) -> str:
 
 
 def check_speech(
-    text: object, voice: object, speed: object, voices: list[str], max_chars: int, model: object = "kokoro", response_format: object = "pcm"
+    text: object,
+    voice: object,
+    speed: object,
+    voices: list[str],
+    max_chars: int,
+    model: object = "kokoro",
+    response_format: object = "pcm",
 ) -> tuple[str, str, float]:
     """Validate a synthesis request; returns (text ready for the phonemizer, voice, speed) or raises RequestError."""
     if model not in MODELS:

@@ -35,7 +35,12 @@ def turns_json(turns: list[Turn], budget: Budget) -> dict:
                 "reply": turn.reply_text.strip(),
                 "mouth_to_ear_ms": stages["mouth_to_ear"],
                 "server_mouth_to_ear_ms": turn.server.get("mouth_to_ear_ms"),
-                "stages": {"stt_ms": stages["stt"], "llm_ttft_ms": stages["llm_ttft"], "tts_ttfb_ms": stages["tts_ttfb"], "network_ms": stages["network"]},
+                "stages": {
+                    "stt_ms": stages["stt"],
+                    "llm_ttft_ms": stages["llm_ttft"],
+                    "tts_ttfb_ms": stages["tts_ttfb"],
+                    "network_ms": stages["network"],
+                },
                 "over_budget": budget.over_budget(stages),
             }
         )

@@ -65,8 +65,7 @@ def read_wav(source: Path | bytes) -> tuple[bytes, int]:
     chunk longer than the file) and would hand back empty or garbled audio, which a server
     then answers with an empty transcript instead of an error.
     """
-    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
-    with handle:
+    with (io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")) as handle:
         try:
             with wave.open(handle, "rb") as wav:
                 channels, rate, frames = wav.getnchannels(), wav.getframerate(), wav.getnframes()

@@ -4,7 +4,7 @@ CLI report, dashboards, load tests) holds the same numbers without retyping them
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 BUDGET_FILE = Path(str(files("voice_common").joinpath("budget.json")))
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """Where a measured latency falls against its stage's budget."""
 
     ON_TARGET = "on target"

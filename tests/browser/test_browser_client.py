@@ -51,7 +51,7 @@ def question_wav(tmp_path_factory) -> Path:
 async def chromium(microphone_wav: Path):
     """Debian's Chromium whose microphone plays ``microphone_wav``. A helper, not a fixture: the
     browser belongs to the test's event loop, and async fixtures run on the session's."""
-    if not CHROMIUM.exists():
+    if not CHROMIUM.exists():  # noqa: ASYNC240 - one stat of a local file, before any browser runs
         pytest.fail(f"{CHROMIUM} is missing; run `make chromium`")
     async with async_playwright() as playwright:
         # %noloop: play the file once, then silence (Chromium otherwise loops it and asks again).

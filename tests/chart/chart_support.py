@@ -32,7 +32,7 @@ def helm(*args: str) -> str:
     """Run helm; stdout on success, HelmError with stderr otherwise."""
     if not HELM.exists():
         raise FileNotFoundError(f"{HELM} is missing: run `make helm-tools` (make test does it)")
-    proc = subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(HELM), *args], check=False, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         raise HelmError(list(args), proc.stderr)
     return proc.stdout
@@ -179,7 +179,9 @@ def node_fits(pod_spec: dict, node: Node) -> list[str]:
             reasons.append(f"taint {taint['key']}")
     required = (pod_spec.get("affinity", {}).get("nodeAffinity", {})
                 .get("requiredDuringSchedulingIgnoredDuringExecution", {}).get("nodeSelectorTerms"))
-    if required and not any(selector_matches({"matchExpressions": term.get("matchExpressions", [])}, node.labels) for term in required):
+    if required and not any(
+        selector_matches({"matchExpressions": term.get("matchExpressions", [])}, node.labels) for term in required
+    ):
         reasons.append("node affinity")
     for container in all_containers(pod_spec):
         for name, count in container.get("resources", {}).get("limits", {}).items():

@@ -57,7 +57,10 @@ def metric_names(expr: str) -> set[str]:
 
 def known_metrics() -> dict[str, set[str]]:
     """Exported series names by source: the gateway registry, our servers' registries (where they exist), outside exporters."""
-    known = {"gateway": chart_dashboards.exported_names(gateway_metrics.REGISTRY), "external": set(chart_dashboards.EXTERNAL_METRICS) | {"up"}}
+    known = {
+        "gateway": chart_dashboards.exported_names(gateway_metrics.REGISTRY),
+        "external": set(chart_dashboards.EXTERNAL_METRICS) | {"up"},
+    }
     for prefix in chart_dashboards.SERVER_METRIC_MODULES:
         registry = chart_dashboards.server_registry(prefix)
         known[prefix] = chart_dashboards.exported_names(registry) if registry else set()
@@ -72,9 +75,11 @@ def test_committed_dashboards_are_the_generated_ones():
 
 
 def test_metric_name_extraction():
-    assert metric_names('histogram_quantile(0.95, sum by (le) (rate(voice_stt_latency_seconds_bucket{namespace=~"$namespace"}[$__rate_interval])))') \
-        == {"voice_stt_latency_seconds_bucket"}
-    assert metric_names('sum by (stage) (rate(a_total{x="y"}[5m])) / ignoring(stage) group_left sum(rate(b_total[1m]))') == {"a_total", "b_total"}
+    stt_p95 = ('histogram_quantile(0.95, sum by (le) '
+               '(rate(voice_stt_latency_seconds_bucket{namespace=~"$namespace"}[$__rate_interval])))')
+    assert metric_names(stt_p95) == {"voice_stt_latency_seconds_bucket"}
+    ratio = 'sum by (stage) (rate(a_total{x="y"}[5m])) / ignoring(stage) group_left sum(rate(b_total[1m]))'
+    assert metric_names(ratio) == {"a_total", "b_total"}
     assert metric_names("max by (pod) (vllm:kv_cache_usage_perc{})") == {"vllm:kv_cache_usage_perc"}
 
 
@@ -89,10 +94,13 @@ def test_every_queried_metric_is_exported(name):
             assert metric in known["gateway"], f"{title}: {metric} is not in voice_gateway.metrics.REGISTRY"
         elif metric.startswith(("stt_", "tts_")):
             source = metric.split("_")[0]
-            assert known[source], f"{title}: {metric} queried but {chart_dashboards.SERVER_METRIC_MODULES[source]} does not exist"
-            assert metric in known[source], f"{title}: {metric} is not exported by {chart_dashboards.SERVER_METRIC_MODULES[source]}"
+            module = chart_dashboards.SERVER_METRIC_MODULES[source]
+            assert known[source], f"{title}: {metric} queried but {module} does not exist"
+            assert metric in known[source], f"{title}: {metric} is not exported by {module}"
         else:
-            assert metric in everything, f"{title}: {metric} is exported by nothing we know (add it to EXTERNAL_METRICS if vLLM/DCGM export it)"
+            assert metric in everything, (
+                f"{title}: {metric} is exported by nothing we know (add it to EXTERNAL_METRICS if vLLM/DCGM export it)"
+            )
 
 
 def test_every_stage_histogram_has_its_p50_p95_panel_with_budget_thresholds():

@@ -46,7 +46,7 @@ def test_test_configmap_carries_the_script_and_the_recording(manifest):
     assert config["data"]["turn_test.py"] == (FILES / "turn_test.py").read_text().rstrip("\n")
     assert base64.b64decode(config["binaryData"]["utterance.pcm"]) == (FILES / "utterance.pcm").read_bytes()
     pod = manifest.component("Pod", "test")
-    volume = [v for v in pod["spec"]["volumes"] if v["name"] == "test"][0]
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "test")
     assert volume["configMap"]["name"] == config["metadata"]["name"]
 
 

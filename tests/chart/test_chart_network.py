@@ -15,7 +15,7 @@ from voice_gateway.upstream_health import readiness_urls
 def pods_selected(manifest, selector: dict) -> set[str]:
     """Components (by their Deployment's pod labels, plus the test pod) a selector picks."""
     picked = set()
-    for name, meta, _ in manifest.workloads():
+    for _, meta, _ in manifest.workloads():
         if selector_matches(selector, meta["labels"]):
             picked.add(meta["labels"]["app.kubernetes.io/component"])
     return picked
@@ -49,7 +49,9 @@ def test_gateway_upstream_urls_point_at_the_release_services(manifest):
 def test_gateway_readiness_checks_reach_the_model_servers_ready_endpoints(manifest):
     """The gateway's /ready probes the upstreams' readiness paths: those must be the servers' own."""
     env = env_of(manifest.container("gateway"))
-    settings = GatewaySettings(stt_url=env["GATEWAY_STT_URL"], tts_url=env["GATEWAY_TTS_URL"], llm_base_url=env["GATEWAY_LLM_BASE_URL"])
+    settings = GatewaySettings(
+        stt_url=env["GATEWAY_STT_URL"], tts_url=env["GATEWAY_TTS_URL"], llm_base_url=env["GATEWAY_LLM_BASE_URL"]
+    )
     by_host = {s["metadata"]["name"]: s["metadata"]["labels"]["app.kubernetes.io/component"] for s in manifest.kinds("Service")}
     for url in readiness_urls(settings).values():
         component = by_host[urlsplit(url).hostname]

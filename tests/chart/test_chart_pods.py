@@ -88,7 +88,7 @@ def test_otlp_endpoint_reaches_every_container():
         for container in spec["containers"]:
             assert env_of(container)["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint, name
             assert env_of(container)["OTEL_SERVICE_NAME"].startswith("voice-")
-    for name, _, spec in render("cpu").workloads():
+    for _, _, spec in render("cpu").workloads():
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env_of(spec["containers"][0]), "unset: no exporter"
 
 
@@ -129,7 +129,8 @@ def test_gateway_token_comes_from_a_secret():
     assert env_of(test_pod["spec"]["containers"][0])["GATEWAY_AUTH_TOKEN"] == {"secretKeyRef": ref}
 
     existing = render("production", values={"gateway.auth.existingSecret": "caller-tokens", "gateway.auth.secretKey": "t"})
-    assert [s["metadata"]["name"] for s in existing.kinds("Secret")] == ["va-voice-agent-gateway-drain"], "no callers' Secret made"
+    secrets = [s["metadata"]["name"] for s in existing.kinds("Secret")]
+    assert secrets == ["va-voice-agent-gateway-drain"], "no callers' Secret made"
     assert env_of(existing.container("gateway"))["GATEWAY_AUTH_TOKEN"]["secretKeyRef"] == {"name": "caller-tokens", "key": "t"}
     assert "GATEWAY_AUTH_TOKEN" not in env_of(render("cpu").container("gateway"))
 
@@ -255,7 +256,8 @@ def test_model_sources(source):
         assert claims[0]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
         existing = render("cpu", values={"models.source": "pvc", "models.pvc.existingClaim": "weights"})
         assert not existing.kinds("PersistentVolumeClaim")
-        assert {v["name"]: v for v in existing.pod_spec("stt")["volumes"]}["models"]["persistentVolumeClaim"]["claimName"] == "weights"
+        volumes = {v["name"]: v for v in existing.pod_spec("stt")["volumes"]}
+        assert volumes["models"]["persistentVolumeClaim"]["claimName"] == "weights"
 
 
 def test_production_shares_one_read_write_many_cache():

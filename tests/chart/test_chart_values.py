@@ -45,7 +45,8 @@ def test_gpu_memory_utilization_set_on_the_command_line_is_accepted():
         ({"gateway.service.nodePort": 80}, ["/gateway/service/nodePort", "minimum"]),
         ({"gateway.upstreams.sttUrl": "http://stt:8000"}, ["/gateway/upstreams/sttUrl", "does not match pattern"]),
         ({"observability.otlpEndpoint": "collector:4318"}, ["/observability/otlpEndpoint", "does not match pattern"]),
-        ({"gpuPool.tolerations": [{"key": "nvidia.com/gpu", "operator": "Exist"}]}, ["/gpuPool/tolerations/0/operator", "'Exists', 'Equal'"]),
+        ({"gpuPool.tolerations": [{"key": "nvidia.com/gpu", "operator": "Exist"}]},
+         ["/gpuPool/tolerations/0/operator", "'Exists', 'Equal'"]),
         ({"replicas": 3}, ["additional properties 'replicas' not allowed"]),
     ],
 )
@@ -124,7 +125,8 @@ def test_values_defaults_agree_with_the_code():
 def test_values_yaml_documents_every_key():
     """helm-docs style: each leaf of the component blocks is preceded by a comment somewhere up its path."""
     text = (CHART / "values.yaml").read_text()
-    for key in ("gpuPool", "cpuPool", "models", "security", "networkPolicy", "observability", "stt", "tts", "llm", "gateway", "tests"):
+    for key in ("gpuPool", "cpuPool", "models", "security", "networkPolicy", "observability",
+                "stt", "tts", "llm", "gateway", "tests"):
         block = re.search(rf"^(#.*\n)+{key}:", text, re.MULTILINE) or re.search(rf"^{key}:\n  # --", text, re.MULTILINE)
         assert block, f"{key} has no comment"
     assert text.count("# --") >= 60
@@ -132,4 +134,5 @@ def test_values_yaml_documents_every_key():
 
 def test_defaults_alone_render_a_working_cpu_stack():
     manifest = render()
-    assert {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in manifest.kinds("Deployment")} == {"stt", "tts", "llm", "gateway"}
+    components = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in manifest.kinds("Deployment")}
+    assert components == {"stt", "tts", "llm", "gateway"}

@@ -50,7 +50,7 @@ class Helm:
     def __call__(self, *args: str, timeout: float = 420, diagnose: Callable[[], str] | None = None) -> str:
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig),
                **{f"HELM_{k}_HOME": str(self.home / k.lower()) for k in ("CACHE", "CONFIG", "DATA")}}
-        proc = subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run([str(HELM), *args], check=False, capture_output=True, text=True, timeout=timeout, env=env)
         if proc.returncode != 0:
             extra = f"\n{diagnose()}" if diagnose else ""
             raise HelmFailed(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{extra}")

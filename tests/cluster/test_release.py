@@ -152,7 +152,7 @@ def test_gpu_request_beyond_free_stays_pending(release, core: client.CoreV1Api):
         assert p.status.phase == "Pending" and not p.spec.node_name, p.status
     finally:
         core.delete_namespaced_pod(name, release.namespace, grace_period_seconds=0)
-        wait_for("the test pod to go", lambda: not [p for p in release_pods_named(core, release, name)], timeout=60)
+        wait_for("the test pod to go", lambda: not release_pods_named(core, release, name), timeout=60)
 
 
 def release_pods_named(core: client.CoreV1Api, release, name: str) -> list[client.V1Pod]:

@@ -119,11 +119,14 @@ def test_protobuf_calls_survive_any_frames(watched, frames):
 @FUZZ
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS"]),
-    path=st.sampled_from(["/", "/ws", "/drain", "/ready", "/metrics", "/budget.json", "/static/app.js", "/static/../../etc/passwd"])
+    path=st.sampled_from(
+        ["/", "/ws", "/drain", "/ready", "/metrics", "/budget.json", "/static/app.js", "/static/../../etc/passwd"]
+    )
     | st.text(alphabet=st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=30).map(lambda p: "/" + p),
     headers=st.dictionaries(
         st.sampled_from(["authorization", "x-token", "content-type"]),
-        st.text(alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=40).map(lambda v: v.encode("latin-1")),
+        st.text(alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=40)
+        .map(lambda v: v.encode("latin-1")),
         max_size=2,
     ),
     body=st.binary(max_size=512),

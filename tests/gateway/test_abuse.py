@@ -100,7 +100,8 @@ async def test_drain_needs_the_drain_token_and_the_pre_stop_hook_has_it(gateway_
         assert (await http.get("/ready")).status_code == 200, "a refused drain changes nothing"
 
         env = {**os.environ, "GATEWAY_PORT": str(gateway.spec.port), "GATEWAY_DRAIN_TOKEN": "operator-token"}
-        hook = subprocess.run([sys.executable, "-m", "voice_gateway.drain"], env=env, capture_output=True, text=True, timeout=60)
+        drain = [sys.executable, "-m", "voice_gateway.drain"]
+        hook = await asyncio.to_thread(subprocess.run, drain, env=env, check=False, capture_output=True, text=True, timeout=60)
         assert hook.returncode == 0, hook.stderr
         assert json.loads(hook.stdout) == {"draining": True, "sessions_left": 0}
         assert (await http.get("/ready")).status_code == 503

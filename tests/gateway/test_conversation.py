@@ -58,7 +58,8 @@ async def test_two_turns_keep_the_conversation_context(local_stack, speech):
 async def test_barge_in_stops_bot_audio_and_cancels_tts(local_stack, speech):
     async with httpx.AsyncClient() as http:
         before = metric_value((await http.get(local_stack.tts_http + "/metrics")).text, "tts_cancellations_total")
-        interruptions_before = metric_value((await http.get(local_stack.gateway_http + "/metrics")).text, "voice_interruptions_total")
+        gateway_metrics = (await http.get(local_stack.gateway_http + "/metrics")).text
+        interruptions_before = metric_value(gateway_metrics, "voice_interruptions_total")
     async with Caller(local_stack.gateway_ws) as call:
         await call.silence(0.3)
         await call.say(speech("Please tell me a long story about a dragon and a knight."))
@@ -83,9 +84,9 @@ async def test_barge_in_stops_bot_audio_and_cancels_tts(local_stack, speech):
     assert call.conversation.audio[0][0] < detected_at, "the bot was speaking when the caller barged in"
     async with httpx.AsyncClient() as http:
         after = metric_value((await http.get(local_stack.tts_http + "/metrics")).text, "tts_cancellations_total")
+        interruptions = metric_value((await http.get(local_stack.gateway_http + "/metrics")).text, "voice_interruptions_total")
     assert after > before, "the TTS server should have been told to cancel the synthesis in flight"
     # the gateway counts the barge-in once and marks the cut-off turn as interrupted
-    interruptions = metric_value(httpx.get(local_stack.gateway_http + "/metrics").text, "voice_interruptions_total")
     assert interruptions == interruptions_before + 1, (interruptions_before, interruptions)
     turns = [e for _, e in call.conversation.events if e.get("type") == "turn_metrics"]
     assert [turn["interrupted"] for turn in turns][:1] == [True], turns
@@ -95,7 +96,8 @@ async def test_gateway_metrics_fill_the_budget_histograms(local_stack, speech):
     async with Caller(local_stack.gateway_ws) as call:
         await call.silence(0.3)
         await call.say_and_listen(speech("Hello, how are you?"), timeout=90)
-    text = httpx.get(local_stack.gateway_http + "/metrics").text
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(local_stack.gateway_http + "/metrics")).text
     for name in ("voice_stt_latency_seconds", "voice_llm_ttft_seconds", "voice_tts_ttfb_seconds", "voice_mouth_to_ear_seconds"):
         assert metric_value(text, f"{name}_count") >= 1, name
     assert metric_value(text, "voice_turns_total") >= 1

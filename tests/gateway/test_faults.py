@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from support import LOG_DIR, established_connections_to, free_port, start_service
+from support import LOG_DIR, async_get, established_connections_to, free_port, start_service
 from voice_agent.client import Caller
 from voice_agent.processes import ServiceProcess
 from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
@@ -60,7 +60,7 @@ async def test_unknown_format_and_bad_token_are_refused_with_a_reason(local_stac
 
 async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with, speech):
     gateway = gateway_with(GATEWAY_STT_URL=f"ws://127.0.0.1:{free_port()}/v1/listen")
-    assert httpx.get(gateway.spec.base_url + "/ready").status_code == 503, "not ready without its STT"
+    assert (await async_get(gateway.spec.base_url + "/ready")).status_code == 503, "not ready without its STT"
     async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
         await call.silence(0.3)
         # The STT stream opens at the caller's first speech, so that is when its absence is reported.
@@ -70,7 +70,7 @@ async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with
         assert call.websocket.state.name == "OPEN"
     error = call.conversation.errors[0]
     assert error["service"] == "stt" and error["message"]
-    assert httpx.get(gateway.spec.base_url + "/health").status_code == 200
+    assert (await async_get(gateway.spec.base_url + "/health")).status_code == 200
 
 
 def _start_llm(models_dir) -> ServiceProcess:
@@ -89,12 +89,13 @@ async def test_llm_dying_mid_turn_is_reported_and_the_session_stays_up(gateway_w
             assert await call.wait_for(lambda: call.conversation.first_event("transcript"), 30)
             llm.stop(grace_s=0)  # the LLM server dies as the turn reaches it
             keep_talking = asyncio.create_task(call.silence(10))
-            assert await call.wait_for(lambda: any(e["service"] == "llm" for e in call.conversation.errors), 30), call.conversation.events
+            llm_failed = await call.wait_for(lambda: any(e["service"] == "llm" for e in call.conversation.errors), 30)
+            assert llm_failed, call.conversation.events
             keep_talking.cancel()
             assert call.websocket.state.name == "OPEN", "the caller's session survives its LLM"
     finally:
         llm.stop()
-    assert httpx.get(gateway.spec.base_url + "/health").status_code == 200
+    assert (await async_get(gateway.spec.base_url + "/health")).status_code == 200
 
 
 async def ask_then_break_tts(call: Caller, question: bytes, when: str, fault) -> None:
@@ -106,7 +107,8 @@ async def ask_then_break_tts(call: Caller, question: bytes, when: str, fault) ->
     try:
         assert await call.wait_for(lambda: call.conversation.first_event(when), 60), call.conversation.events
         fault()
-        assert await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30), call.conversation.events
+        tts_failed = await call.wait_for(lambda: any(e["service"] == "tts" for e in call.conversation.errors), 30)
+        assert tts_failed, call.conversation.events
     finally:
         keep_talking.cancel()
     assert call.websocket.state.name == "OPEN"
@@ -155,14 +157,14 @@ async def test_a_tts_server_that_stalls_mid_reply_is_reported_and_its_connection
 async def test_the_gateway_is_ready_only_once_its_llm_has_answered_a_warm_up(gateway_with, models_dir):
     llm_port = free_port()
     gateway = gateway_with(GATEWAY_LLM_BASE_URL=f"http://127.0.0.1:{llm_port}/v1")
-    ready = httpx.get(gateway.spec.base_url + "/ready")
+    ready = await async_get(gateway.spec.base_url + "/ready")
     assert ready.status_code == 503 and ready.json()["llm_warm"] is False, "no LLM yet: not warm, not ready"
 
     llm = ServiceProcess(llm_spec(models_dir, llm_port, name="llm-late"), LOG_DIR)  # the LLM starts after the gateway
     try:
         llm.wait_ready(120)
         for _ in range(60):
-            ready = httpx.get(gateway.spec.base_url + "/ready")
+            ready = await async_get(gateway.spec.base_url + "/ready")
             if ready.status_code == 200:
                 break
             await asyncio.sleep(0.5)
@@ -181,11 +183,13 @@ async def test_a_busy_llm_does_not_make_the_gateway_unready(local_stack):
         "stream": True,
     }
     statuses = []
-    async with httpx.AsyncClient(timeout=120) as http:
-        async with http.stream("POST", local_stack.llm_base_url + "/chat/completions", json=long_reply) as reply:
-            async for _ in reply.aiter_lines():
-                if len(statuses) < 3:  # a probe's timeout (2 s) runs out while the reply streams
-                    statuses.append((await http.get(local_stack.gateway_http + "/ready")).status_code)
-                if len(statuses) == 3:
-                    break
+    async with (
+        httpx.AsyncClient(timeout=120) as http,
+        http.stream("POST", local_stack.llm_base_url + "/chat/completions", json=long_reply) as reply,
+    ):
+        async for _ in reply.aiter_lines():
+            if len(statuses) < 3:  # a probe's timeout (2 s) runs out while the reply streams
+                statuses.append((await http.get(local_stack.gateway_http + "/ready")).status_code)
+            if len(statuses) == 3:
+                break
     assert statuses == [200, 200, 200]

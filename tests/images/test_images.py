@@ -69,7 +69,8 @@ def weights(manifest, tmp_path_factory) -> Path:
     dirs = sorted({d for c in ("stt", "tts", "llm") for d in manifest.pod_spec(c)["initContainers"][0]["args"][2:]})
     for attempt in ("copied", "present"):  # the second run finds everything and copies nothing
         proc = docker("run", "--rm", *HARDENED, "-e", "HOSTNAME=seed", "-v", f"{volume}:/models",
-                      "--entrypoint", seed["command"][0], image("models"), *seed["command"][1:], seed["args"][0], "seed-models", *dirs)
+                      "--entrypoint", seed["command"][0], image("models"), *seed["command"][1:], seed["args"][0],
+                      "seed-models", *dirs)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.count(f": {attempt}") == len(dirs), proc.stdout
     return volume
@@ -110,7 +111,8 @@ def start(manifest, component: str, weights: Path, env: dict[str, str], command:
         args += ["-e", f"{key}={value}"]
     repository = container["image"].rsplit(":", 1)[0].rsplit("/", 1)[-1]
     docker(*args, "--entrypoint", command[0], image(repository), *command[1:])
-    port = next(v for k, v in env.items() if k.endswith("_PORT")) if "--port" not in command else command[command.index("--port") + 1]
+    port = (next(v for k, v in env.items() if k.endswith("_PORT")) if "--port" not in command
+            else command[command.index("--port") + 1])
     # llama.cpp is probed over TCP once started; its startup probe's path says when it can serve
     probe = container["readinessProbe"].get("httpGet") or container["startupProbe"]["httpGet"]
     return Container(name, f"http://127.0.0.1:{port}{probe['path']}")

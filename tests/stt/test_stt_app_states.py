@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +18,7 @@ from voice_stt.settings import STTSettings
 
 
 class BrokenModel:
-    supported_languages = ["en"]
+    supported_languages: ClassVar[list[str]] = ["en"]
     window = SimpleNamespace(frames=None)
 
     def transcribe(self, *args: object, **kwargs: object) -> None:

@@ -50,7 +50,8 @@ async def test_concurrent_requests_all_succeed_and_health_stays_fast(stt_ws, stt
         return response.json()["text"]
 
     async with httpx.AsyncClient(base_url=stt_http, timeout=TIMEOUT_S) as client:
-        jobs = [streamed(t) for t, _ in CASES] + [legacy(CASES[0][0]), uploaded(client, CASES[1][0]), uploaded(client, CASES[2][0])]
+        jobs = [streamed(t) for t, _ in CASES]
+        jobs += [legacy(CASES[0][0]), uploaded(client, CASES[1][0]), uploaded(client, CASES[2][0])]
         expected = [w for _, w in CASES] + [CASES[0][1], CASES[1][1], CASES[2][1]]
         work = asyncio.gather(*jobs)
         health_s = await health_times_while(client, work)

@@ -74,7 +74,9 @@ async def test_a_body_over_the_limit_is_a_413_without_reading_it_all(http, body)
 
 
 @pytest.mark.parametrize("text", UNSPEAKABLE, ids=UNSPEAKABLE_IDS)
-@pytest.mark.parametrize("options", ['"response_format": "pcm"', '"response_format": "wav", "stream": false'], ids=["streamed", "file"])
+@pytest.mark.parametrize(
+    "options", ['"response_format": "pcm"', '"response_format": "wav", "stream": false'], ids=["streamed", "file"]
+)
 async def test_text_with_nothing_to_speak_is_a_400_not_a_cut_200(http, text, options):
     body = f'{{"input": "{text}", {options}}}'.encode()
     response = await http.post("/v1/audio/speech", content=body, headers={"content-type": "application/json"})
@@ -84,7 +86,8 @@ async def test_text_with_nothing_to_speak_is_a_400_not_a_cut_200(http, text, opt
 
 
 async def test_unspeakable_characters_inside_speech_are_skipped(http):
-    response = await http.post("/v1/audio/speech", content=b'{"input": "Hello\\u0000 there \\ud800 friend.", "response_format": "pcm"}')
+    body = b'{"input": "Hello\\u0000 there \\ud800 friend.", "response_format": "pcm"}'
+    response = await http.post("/v1/audio/speech", content=body)
     assert response.status_code == 200 and response.content, response.text
 
 

@@ -29,7 +29,8 @@ async def test_a_word_dense_in_phonemes_is_spoken_in_calls_of_bounded_size(http)
             assert data
             break  # the first call's audio is enough; leaving cancels the rest
     deadline = time.perf_counter() + SETTLE_S
-    while (after := await metric_samples(http))[("tts_active_streams", ())] and time.perf_counter() < deadline:
+    # Another process's counters: there is no event to wait on, only its /metrics to poll.
+    while (after := await metric_samples(http))[("tts_active_streams", ())] and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
 
     def grew(name: str, *labels: tuple[str, str]) -> float:

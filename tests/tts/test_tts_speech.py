@@ -55,11 +55,13 @@ async def test_unstreamed_wav_is_a_complete_file(http):
 async def test_audio_streams_while_the_rest_is_synthesized(tts_http):
     """The first bytes arrive before the reply is synthesized: the first sentence comes alone."""
     reads: list[bytes] = []
-    async with httpx.AsyncClient(base_url=tts_http, timeout=60) as client:
-        async with client.stream("POST", "/v1/audio/speech", json=request(REPLY)) as response:
-            assert response.status_code == 200
-            async for data in response.aiter_raw():
-                reads.append(data)
+    async with (
+        httpx.AsyncClient(base_url=tts_http, timeout=60) as client,
+        client.stream("POST", "/v1/audio/speech", json=request(REPLY)) as response,
+    ):
+        assert response.status_code == 200
+        async for data in response.aiter_raw():
+            reads.append(data)
     pcm = b"".join(reads)
     assert_speech(pcm, REPLY)
     assert len(reads) >= 2, "the whole reply came in one read"

@@ -81,5 +81,7 @@ async def metric_samples(http: httpx.AsyncClient) -> dict[tuple[str, tuple], flo
     """``/metrics`` as {(sample name, sorted labels): value}."""
     text = (await http.get("/metrics")).text
     return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value for family in text_string_to_metric_families(text) for s in family.samples
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
     }

@@ -22,7 +22,10 @@ def request(headers: dict[str, str] | None = None, query: str = "", client: str 
 
 @pytest.mark.parametrize(
     "header, token",
-    [("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc ", "abc"), ("abc", None), ("Basic abc", None), ("Bearer", None), ("", None)],
+    [
+        ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc ", "abc"),
+        ("abc", None), ("Basic abc", None), ("Bearer", None), ("", None),
+    ],
 )
 def test_bearer_scheme_is_case_insensitive_and_a_bare_token_is_not_a_bearer_token(header, token):
     assert bearer_token(request({"Authorization": header})) == token
