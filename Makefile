@@ -14,7 +14,7 @@ KOKORO_JS_VERSION := 1.2.1
 KOKORO_JS_TGZ := $(CACHE)/kokoro-js-$(KOKORO_JS_VERSION).tgz
 export VOICE_MODELS_DIR := $(abspath $(MODELS_DIR))
 
-.PHONY: help install models demo up test test-unit bench clean
+.PHONY: help install models demo up lint test test-unit bench clean
 
 # Tools the tests need beyond the venv (helm, k8s binaries, chromium...) are added by mk/*.mk.
 TEST_DEPS :=
@@ -47,7 +47,11 @@ demo: install ## start STT, LLM, TTS and gateway on CPU, talk to it with the sam
 up: install ## start the local stack and keep it running (Ctrl-C stops it)
 	$(BIN)/voice-agent up
 
+lint: $(VENV)/.installed ## ruff over all the Python (rules in pyproject.toml); make test runs it first
+	$(BIN)/ruff check .
+
 test: install $(TEST_DEPS) ## run the whole test suite (see README for duration)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -ra tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 test-unit: $(VENV)/.installed ## the fast tier: pure-logic tests, no models or servers (seconds)
