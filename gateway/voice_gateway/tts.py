@@ -151,7 +151,7 @@ class VoiceTTSService(TTSService):
         try:
             await websocket.send(json.dumps({"type": "cancel"}))
             self._awaiting_cancel_ack = True
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a barge-in must not fail on a broken socket: a fresh one replaces it
             logger.warning(f"{self}: could not send cancel: {exc!r}")
             await self._drop_connection()
 
