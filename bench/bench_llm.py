@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from machine import machine_description, percentile
 from support import LOG_DIR, MODELS_DIR, free_port
-from voice_agent.processes import ServiceProcess
+from voice_agent.processes import ServiceProcess, start_ready
 from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
 from voice_common.models import LLM_GGUF_NAME
 from voice_gateway.settings import GatewaySettings
@@ -146,13 +146,7 @@ def start_server(candidate: Candidate) -> ServiceProcess:
     spec.argv[spec.argv.index("--model") + 1] = str(candidate.path)
     if candidate.chat_format:
         spec.argv += ["--chat_format", candidate.chat_format]
-    proc = ServiceProcess(spec, LOG_DIR)
-    try:
-        proc.wait_ready(180)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc
+    return start_ready(spec, LOG_DIR, 180)
 
 
 def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dict], seed: int) -> tuple[str, float, float]:

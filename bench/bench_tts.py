@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from machine import machine_description, percentile
 from support import LOG_DIR, MODELS_DIR, free_port, start_service
-from voice_agent.processes import ServiceProcess, ServiceSpec
+from voice_agent.processes import ServiceProcess, ServiceSpec, start_ready
 from voice_common.audio import float32_to_pcm16
 from voice_tts.engine import SAMPLE_RATE
 from voice_tts.settings import TTSSettings
@@ -99,13 +99,7 @@ def start_seed() -> ServiceProcess:
     port = free_port()
     argv = [sys.executable, __file__, "--serve-seed", str(port)]
     spec = ServiceSpec(f"tts-seed-{port}", argv, port, env={"VOICE_MODELS_DIR": str(MODELS_DIR)})
-    proc = ServiceProcess(spec, LOG_DIR)
-    try:
-        proc.wait_ready(300)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc
+    return start_ready(spec, LOG_DIR, 300)
 
 
 @dataclass

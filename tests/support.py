@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from voice_agent.processes import ServiceProcess, ServiceSpec, python_module
+from voice_agent.processes import ServiceProcess, ServiceSpec, python_module, start_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = Path(os.environ.get("VOICE_MODELS_DIR", REPO_ROOT / "models"))
@@ -38,13 +38,7 @@ def start_service(
         ready_path=ready_path,
         env={f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port), "VOICE_MODELS_DIR": str(MODELS_DIR), **env},
     )
-    proc = ServiceProcess(spec, LOG_DIR)
-    try:
-        proc.wait_ready(ready_timeout_s)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc
+    return start_ready(spec, LOG_DIR, ready_timeout_s)
 
 
 @lru_cache(maxsize=32)

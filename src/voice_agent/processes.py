@@ -81,6 +81,17 @@ class ServiceProcess:
         self._log.close()
 
 
+def start_ready(spec: ServiceSpec, log_dir: Path, timeout_s: float) -> ServiceProcess:
+    """Launch one server and wait until it is ready; a server that never gets there is stopped."""
+    proc = ServiceProcess(spec, log_dir)
+    try:
+        proc.wait_ready(timeout_s)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
 class ProcessGroup:
     """Several services started in order and stopped in reverse order."""
 
