@@ -22,12 +22,12 @@ rendered PrometheusRule.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import yaml
 
+from generated_files import write_or_check
 from voice_common.budget import load_budget
 from voice_gateway import metrics as gateway_metrics
 
@@ -183,20 +183,9 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the committed rules differ from the generated ones")
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        if not args.out.exists() or args.out.read_text() != text:
-            print(f"{args.out} is stale: run `make dashboards`", file=sys.stderr)
-            return 1
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
-    return 0
+    return write_or_check(
+        argv, what="alert rules", out_dir=OUT.parent, pattern="*.rules.yaml", render=lambda: {OUT.name: render()}
+    )
 
 
 if __name__ == "__main__":

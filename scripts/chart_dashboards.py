@@ -13,7 +13,6 @@ vLLM and DCGM exporter metrics come from outside this repository and are listed 
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from generated_files import write_or_check
 from voice_common.budget import load_budget
 from voice_gateway import metrics as gateway_metrics
 
@@ -308,26 +308,7 @@ def render() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the committed dashboards differ from the generated ones")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args(argv)
-    rendered = render()
-    if args.check:
-        stale = [name for name, text in rendered.items()
-                 if not (args.out / name).exists() or (args.out / name).read_text() != text]
-        extra = sorted({p.name for p in args.out.glob("*.json")} - set(rendered))
-        if stale or extra:
-            print(f"stale dashboards {stale}, unexpected {extra}: run `make dashboards`", file=sys.stderr)
-            return 1
-        return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for stale in {p.name for p in args.out.glob("*.json")} - set(rendered):
-        (args.out / stale).unlink()
-    for name, text in rendered.items():
-        (args.out / name).write_text(text)
-    print(f"wrote {', '.join(sorted(rendered))} to {args.out}")
-    return 0
+    return write_or_check(argv, what="dashboards", out_dir=OUT_DIR, pattern="*.json", render=render)
 
 
 if __name__ == "__main__":
