@@ -189,10 +189,14 @@ def latency_dashboard() -> dict:
             "percentunit", description="Turns whose stage latency exceeded the stage's hard maximum.",
         ), 12, 8),
         layout.place(panel(
-            "timeseries", "Turns and interruptions per minute",
+            "timeseries", "Turns, interruptions and speculative replies per minute",
             [target(f"{turns} * 60", "turns", "A"),
-             target(f"sum(rate(voice_interruptions_total{SEL}{RATE})) * 60", "interruptions (barge-ins)", "B")],
+             target(f"sum(rate(voice_interruptions_total{SEL}{RATE})) * 60", "interruptions (barge-ins)", "B"),
+             target(f"sum by (outcome) (rate(voice_speculative_replies_total{SEL}{RATE})) * 60",
+                    "speculative: {{outcome}}", "C")],
             "short",
+            description="Speculative replies start while the caller's turn is being confirmed; discarded ones "
+                        "(the caller went on) cost LLM work nobody heard.",
         ), 12, 8),
         layout.row("Sessions and errors"),
         layout.place(panel(
