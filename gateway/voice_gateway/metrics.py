@@ -48,6 +48,14 @@ SPECULATIONS = Counter(
 )
 for _outcome in ("started", "confirmed", "discarded"):
     SPECULATIONS.labels(outcome=_outcome)
+TURN_VERDICTS = Counter(
+    "voice_turn_end_verdicts_total",
+    "Smart-turn's verdict at each VAD stop (GATEWAY_SMART_TURN): complete (short confirmation) or incomplete (long).",
+    ["verdict"],
+    registry=REGISTRY,
+)
+for _verdict in ("complete", "incomplete"):
+    TURN_VERDICTS.labels(verdict=_verdict)
 INTERRUPTIONS = Counter("voice_interruptions_total", "Barge-ins: the caller spoke over the bot.", registry=REGISTRY)
 ACTIVE_SESSIONS = Gauge("voice_active_sessions", "Caller sessions currently connected.", registry=REGISTRY)
 SESSIONS = Counter("voice_sessions_total", "Caller sessions accepted.", registry=REGISTRY)

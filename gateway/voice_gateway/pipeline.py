@@ -21,17 +21,17 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import TranscriptionUserTurnStartStrategy
 from pipecat.turns.user_start.vad_user_turn_start_strategy import VADUserTurnStartStrategy
-from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voice_common.budget import load_budget
 from voice_common.ops import error_event
-from voice_gateway.endpointing import PreemptiveUserTurnStopStrategy
+from voice_gateway.endpointing import ConfirmingUserTurnStopStrategy
 from voice_gateway.events import SessionObserver
 from voice_gateway.llm import OpenAICompatibleLLMService
 from voice_gateway.serializer import INPUT_SAMPLE_RATE, RawPCMSerializer, SafeProtobufSerializer
 from voice_gateway.settings import GatewaySettings
+from voice_gateway.smart_turn import SharedSmartTurnAnalyzer
 from voice_gateway.stt import VoiceSTTService
 from voice_gateway.timeouts import FirstSpeechWatch
 from voice_gateway.tts import TTS_SAMPLE_RATE, VoiceTTSService
@@ -46,11 +46,14 @@ def make_serializer(wire_format: str, settings: GatewaySettings) -> FrameSeriali
     return RawPCMSerializer(max_frame_bytes=settings.max_frame_bytes)
 
 
-def turn_stop_strategy(settings: GatewaySettings) -> SpeechTimeoutUserTurnStopStrategy:
+def turn_stop_strategy(settings: GatewaySettings) -> ConfirmingUserTurnStopStrategy:
     """Our STT finalizes on VAD stop, so the transcript is decoded while the turn is confirmed."""
-    if settings.preemptive_generation:
-        return PreemptiveUserTurnStopStrategy(confirm_secs=settings.turn_confirm_secs)
-    return SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=settings.turn_confirm_secs)
+    return ConfirmingUserTurnStopStrategy(
+        confirm_secs=settings.turn_confirm_secs,
+        speculate=settings.preemptive_generation,
+        turn_analyzer=SharedSmartTurnAnalyzer() if settings.smart_turn else None,
+        incomplete_confirm_secs=settings.smart_turn_incomplete_confirm_secs,
+    )
 
 
 @dataclass

@@ -54,6 +54,11 @@ class GatewaySettings(BaseSettings):
     # Start the LLM on the transcript while the turn is being confirmed; its reply is held until the
     # turn is confirmed and discarded if the caller speaks again (gateway/voice_gateway/endpointing.py).
     preemptive_generation: bool = True
+    # Smart-turn v3 (pipecat's ONNX model) judges at each VAD stop whether the caller finished; a turn
+    # it hears as unfinished waits smart_turn_incomplete_confirm_secs of silence, not turn_confirm_secs.
+    # Off by default: ~140 ms of CPU per turn end on the cores the STT decodes on (bench_smart_turn.py).
+    smart_turn: bool = False
+    smart_turn_incomplete_confirm_secs: float = Field(default=1.5, ge=0)
 
     # Limits and access.
     auth_token: SecretStr | None = Field(
