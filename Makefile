@@ -61,6 +61,8 @@ bench: install ## run the benchmarks and print p50/p95 (results go in docs/bench
 	$(PY) bench/bench_stt.py
 	$(PY) bench/bench_tts.py
 	$(PY) bench/bench_stack.py
+	$(PY) bench/bench_bargein.py
+	$(PY) bench/bench_smart_turn.py
 
 clean: ## remove the venv, caches and assembled models
 	rm -rf $(VENV) $(CACHE) $(MODELS_DIR)
