@@ -9,24 +9,17 @@ is thread-safe, so every call's analyzer shares one session.
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 
 import onnxruntime as ort
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
-MODEL = files("pipecat.audio.turn.smart_turn.data") / "smart-turn-v3.2-cpu.onnx"
-
 
 @cache
 def _shared_session() -> ort.InferenceSession:
-    """The process's one smart-turn session, with Pipecat's own options (one thread, sequential)."""
-    options = ort.SessionOptions()
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.inter_op_num_threads = 1
-    options.intra_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(MODEL), sess_options=options, providers=["CPUExecutionProvider"])
+    """The process's one smart-turn session, loaded once by Pipecat's own analyzer (its bundled
+    model and session options)."""
+    return LocalSmartTurnAnalyzerV3()._session
 
 
 class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
