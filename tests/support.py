@@ -76,6 +76,12 @@ async def async_get(url: str) -> httpx.Response:
         return await client.get(url)
 
 
+async def metric_by_label(base_url: str, name: str, label: str, values: tuple[str, ...]) -> dict[str, float]:
+    """``name{label="v"}`` for each ``v``, read from the server's ``/metrics`` without blocking the loop."""
+    text = (await async_get(base_url + "/metrics")).text
+    return {value: metric_value(text, f'{name}{{{label}="{value}"}}') for value in values}
+
+
 def metric_value(metrics_text: str, name: str) -> float:
     """The value of an unlabelled sample (``name value``) in Prometheus text."""
     match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", metrics_text, re.MULTILINE)

@@ -4,23 +4,16 @@ the caller goes on speaking."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from support import metric_value
+from support import metric_by_label
 from voice_agent.client import Caller
 
 pytestmark = pytest.mark.slow
 
-SPECULATIONS = "voice_speculative_replies_total"
-
-
-def speculations(gateway_http: str) -> dict[str, float]:
-    text = httpx.get(gateway_http + "/metrics").text
-    return {
-        outcome: metric_value(text, f'{SPECULATIONS}{{outcome="{outcome}"}}')
-        for outcome in ("started", "confirmed", "discarded")
-    }
+async def speculations(gateway_http: str) -> dict[str, float]:
+    outcomes = ("started", "confirmed", "discarded")
+    return await metric_by_label(gateway_http, "voice_speculative_replies_total", "outcome", outcomes)
 
 
 @pytest.fixture
@@ -40,11 +33,11 @@ async def test_caller_who_goes_on_talking_never_hears_the_speculative_reply(slow
         await call.silence(0.3)
         await call.stream(first_part)
         await call.silence(0.6)  # the VAD stops, the STT transcribes, a reply starts: then the caller goes on
-        during_pause = speculations(http)
+        during_pause = await speculations(http)
         second_part = await call.say_and_listen(second_part_pcm, timeout=90)
-        after_first = speculations(http)
+        after_first = await speculations(http)
         follow_up = await call.say_and_listen(next_question, timeout=90)
-    after_all = speculations(http)
+    after_all = await speculations(http)
 
     assert not call.conversation.errors, call.conversation.errors
     assert during_pause["started"] >= 1, "the pause was long enough for a speculative reply to start"

@@ -3,10 +3,9 @@ who has finished is answered without the long wait."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from support import metric_value
+from support import metric_by_label
 from voice_agent.client import Caller
 
 pytestmark = pytest.mark.slow
@@ -14,9 +13,8 @@ pytestmark = pytest.mark.slow
 PAUSE_S = 0.8  # far past the 0.35 s of silence that ends a turn without smart-turn
 
 
-def verdicts(gateway_http: str) -> dict[str, float]:
-    text = httpx.get(gateway_http + "/metrics").text
-    return {v: metric_value(text, f'voice_turn_end_verdicts_total{{verdict="{v}"}}') for v in ("complete", "incomplete")}
+async def verdicts(gateway_http: str) -> dict[str, float]:
+    return await metric_by_label(gateway_http, "voice_turn_end_verdicts_total", "verdict", ("complete", "incomplete"))
 
 
 @pytest.fixture
@@ -48,7 +46,7 @@ async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(gateways, speech)
     reported = reported_turns(call)
     assert len(reported) == 1, f"one turn, not two: {reported}"
     assert reported[0]["llm_context_messages"] == 1, "the LLM was asked once, with the whole question"
-    assert verdicts(f"http://127.0.0.1:{smart_port}")["incomplete"] >= 1
+    assert (await verdicts(f"http://127.0.0.1:{smart_port}"))["incomplete"] >= 1
 
     # The contrast: without smart-turn the same pause ends the turn, the fragment goes to the LLM as a
     # question of its own, and the rest of the sentence arrives as a second one.
@@ -66,7 +64,7 @@ async def test_a_finished_question_is_answered_without_the_long_wait(gateways, s
         await call.silence(0.3)
         turn = await call.say_and_listen(speech("What is the capital of France?"), timeout=90)
     assert not call.conversation.errors, call.conversation.errors
-    assert verdicts(f"http://127.0.0.1:{smart_port}")["complete"] >= 1
+    assert (await verdicts(f"http://127.0.0.1:{smart_port}"))["complete"] >= 1
     # The reply came before the 1.5 s an unfinished turn waits, plus the rest of the turn's work:
     # the first audio cannot have waited for that window.
     assert turn.reply_audio_bytes > 0 and "paris" in turn.reply_text.lower()
