@@ -45,13 +45,14 @@ INTERRUPTIONS = ["Stop, stop please.", "Wait, wait a moment.", "Hold on, I have 
 
 async def one_round(call: Caller, index: int, rng: random.Random) -> dict[str, float | None] | None:
     """Ask, barge in after the bot has spoken for a while, and time the bot going quiet."""
-    await call.say(spoken(LONG_ANSWERS[index % len(LONG_ANSWERS)]))
+    # Synthesized first: making a clip mid-round would take the caller's microphone off the line.
+    question, interrupter = spoken(LONG_ANSWERS[index % len(LONG_ANSWERS)]), spoken(INTERRUPTIONS[index % len(INTERRUPTIONS)])
+    await call.say(question)
     asked_at = time.monotonic()
     async with listening(call):
         if not await call.wait_for(lambda: call.conversation.first_event("bot_started_speaking", after=asked_at), 60):
             return None
         await asyncio.sleep(rng.uniform(0.4, 1.5))  # somewhere in the bot's first sentences
-    interrupter = spoken(INTERRUPTIONS[index % len(INTERRUPTIONS)])
     sent_at = time.monotonic()
     onset = sent_at + leading_silence_seconds(interrupter, CALLER_RATE)
     await call.stream(interrupter)
