@@ -170,10 +170,47 @@ def test_vllm_server_on_gpu():
     assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "hf-token", "key": "token"}}
     assert env["HF_HOME"].startswith("/models/"), "downloads land in the shared model cache"
     assert "HF_TOKEN" not in env_of(render("gpu").container("llm")), "no token unless a Secret is named"
-    # uid 10001 has no passwd entry: getpwuid() in torch's compile caches crashes without USER
+
+
+# Where vLLM, torch.compile, Triton and Hugging Face write; unset, each falls back to ~/.cache or
+# /tmp, and getpass.getuser() (torch's default cache name) calls getpwuid() unless USER is set.
+VLLM_WRITES = ("HOME", "XDG_CACHE_HOME", "VLLM_CACHE_ROOT", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "HF_HOME")
+
+
+def writable_volume_of(manifest, component: str, path: str) -> dict:
+    """The volume that holds ``path`` in the component's container; fails unless it is mounted writable."""
+    mounts = [m for m in manifest.container(component)["volumeMounts"]
+              if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")]
+    assert mounts, f"{path} is on the read-only root filesystem"
+    mount = max(mounts, key=lambda m: len(m["mountPath"]))
+    assert not mount.get("readOnly"), f"{path} is on read-only {mount}"
+    return {v["name"]: v for v in manifest.pod_spec(component)["volumes"]}[mount["name"]]
+
+
+@pytest.mark.parametrize("source", ["pvc", "image", "emptyDir"])
+def test_vllm_as_a_user_without_passwd_entry_writes_its_caches_to_writable_volumes(source):
+    """uid 10001 has no passwd entry in vLLM's image and the root filesystem is read-only (vLLM issue 44548)."""
+    manifest = render("production", values={"models.source": source})
     assert manifest.pod_spec("llm")["securityContext"]["runAsUser"] == 10001
-    assert env["USER"] and env["HOME"] == "/tmp"
-    assert env["TORCHINDUCTOR_CACHE_DIR"].startswith("/tmp/") and env["TRITON_CACHE_DIR"].startswith("/tmp/")
+    env = env_of(manifest.container("llm"))
+    assert env["USER"], "getpass.getuser() falls back to getpwuid(10001), which raises"
+    for variable in VLLM_WRITES:
+        writable_volume_of(manifest, "llm", env[variable])
+    # compiled kernels and (without a weights volume) the downloaded model do not fit the 1 GiB /tmp
+    for variable in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "VLLM_CACHE_ROOT"):
+        assert "sizeLimit" in writable_volume_of(manifest, "llm", env[variable])["emptyDir"]
+        assert writable_volume_of(manifest, "llm", env[variable])["name"] != "tmp", variable
+    hf = writable_volume_of(manifest, "llm", env["HF_HOME"])
+    assert ("persistentVolumeClaim" in hf) == (source == "pvc") and hf["name"] != "tmp"
+
+
+def test_no_container_sets_a_variable_twice(every_pod):
+    """A repeated name hides the first value (the API server warns; which one wins is easy to get wrong)."""
+    for scenario, name, spec in every_pod:
+        for container in all_containers(spec):
+            names = [e["name"] for e in container.get("env", [])]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            assert not repeated, (scenario, name, container["name"], repeated)
 
 
 @pytest.mark.parametrize("request_cpu, threads", [("1", "1"), ("1500m", "2"), ("250m", "1"), ("4", "4")])

@@ -186,7 +186,8 @@ livenessProbe:
 {{- end }}
 {{- end }}
 
-{{/* Volumes every pod gets (dict root, models: bool, shmSize): /tmp, and the weights volume. */}}
+{{/* Volumes every pod gets (dict root, models: bool, shmSize, cacheSizeLimit): /tmp, the weights volume, and
+     optionally /dev/shm and a /cache emptyDir (for compile and download caches too big for /tmp). */}}
 {{- define "voice-agent.volumes" -}}
 - name: tmp
   emptyDir:
@@ -207,9 +208,14 @@ livenessProbe:
     medium: Memory
     sizeLimit: {{ . }}
 {{- end }}
+{{- with .cacheSizeLimit }}
+- name: cache
+  emptyDir:
+    sizeLimit: {{ . }}
+{{- end }}
 {{- end }}
 
-{{/* Volume mounts matching voice-agent.volumes (dict root, models: bool, modelsWritable: bool, shmSize). */}}
+{{/* Volume mounts matching voice-agent.volumes (dict root, models: bool, modelsWritable: bool, shmSize, cacheSizeLimit). */}}
 {{- define "voice-agent.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
@@ -221,6 +227,10 @@ livenessProbe:
 {{- with .shmSize }}
 - name: dshm
   mountPath: /dev/shm
+{{- end }}
+{{- if .cacheSizeLimit }}
+- name: cache
+  mountPath: /cache
 {{- end }}
 {{- end }}
 
@@ -330,6 +340,7 @@ dict:
   seedDirs                         model directories the init step copies into the weights volume
   models                           mount the weights volume (default: when seedDirs is not empty)
   modelsWritable, shmSize          volume options (vLLM caches downloads; PyTorch needs /dev/shm)
+  cacheSizeLimit                   a writable /cache emptyDir of this size (vLLM's compile caches)
   lifecycle, terminationGracePeriodSeconds, podAnnotations   optional
 */}}
 {{- define "voice-agent.deployment" -}}
@@ -387,9 +398,9 @@ spec:
             {{- toYaml . | nindent 12 }}
           {{- end }}
           volumeMounts:
-            {{- include "voice-agent.volumeMounts" (dict "root" $root "models" $models "modelsWritable" .modelsWritable "shmSize" .shmSize) | nindent 12 }}
+            {{- include "voice-agent.volumeMounts" (dict "root" $root "models" $models "modelsWritable" .modelsWritable "shmSize" .shmSize "cacheSizeLimit" .cacheSizeLimit) | nindent 12 }}
       volumes:
-        {{- include "voice-agent.volumes" (dict "root" $root "models" $models "shmSize" .shmSize) | nindent 8 }}
+        {{- include "voice-agent.volumes" (dict "root" $root "models" $models "shmSize" .shmSize "cacheSizeLimit" .cacheSizeLimit) | nindent 8 }}
 {{- end }}
 
 {{/* A component's Service (dict root, component, port, service): port "http" -> the container's "http". */}}
