@@ -28,9 +28,10 @@ def test_probes_of_every_component(manifest):
         startup, ready, live = (container[f"{k}Probe"] for k in ("startup", "readiness", "liveness"))
         llm_on_gpu = component == "llm" and "vllm" in container["image"]
         if component == "llm" and not llm_on_gpu:
-            # llama.cpp's HTTP endpoints queue behind streaming replies: TCP probes once started
+            # llama.cpp's /v1/models queues behind streaming replies: only startup may use it
+            # (tests/chart/test_chart_llm_probes.py runs these probes against the real server)
             assert startup["httpGet"]["path"] == "/v1/models"
-            assert "tcpSocket" in ready and "tcpSocket" in live and "httpGet" not in ready
+            assert ready["httpGet"]["path"] == live["httpGet"]["path"] == "/openapi.json"
         else:
             assert ready["httpGet"]["path"] == ("/health" if llm_on_gpu else READY_PATHS[component]), component
         if component != "llm":
@@ -179,8 +180,11 @@ VLLM_WRITES = ("HOME", "XDG_CACHE_HOME", "VLLM_CACHE_ROOT", "TORCHINDUCTOR_CACHE
 
 def writable_volume_of(manifest, component: str, path: str) -> dict:
     """The volume that holds ``path`` in the component's container; fails unless it is mounted writable."""
-    mounts = [m for m in manifest.container(component)["volumeMounts"]
-              if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")]
+    mounts = [
+        m
+        for m in manifest.container(component)["volumeMounts"]
+        if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")
+    ]
     assert mounts, f"{path} is on the read-only root filesystem"
     mount = max(mounts, key=lambda m: len(m["mountPath"]))
     assert not mount.get("readOnly"), f"{path} is on read-only {mount}"
