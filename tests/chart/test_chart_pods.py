@@ -217,11 +217,27 @@ def test_no_container_sets_a_variable_twice(every_pod):
             assert not repeated, (scenario, name, container["name"], repeated)
 
 
-@pytest.mark.parametrize("request_cpu, threads", [("1", "1"), ("1500m", "2"), ("250m", "1"), ("4", "4")])
-def test_llama_cpp_threads_follow_the_pods_cpu_request_not_the_nodes_cores(request_cpu, threads):
+@pytest.mark.parametrize(
+    "request_cpu, limit_cpu, threads",
+    [
+        ("1", None, "1"),
+        ("1500m", None, "2"),
+        ("250m", None, "1"),
+        ("4", None, "4"),
+        (1, "3", "3"),  # a limit caps what the threads can use: more would only be throttled
+        ("500m", "2500m", "3"),
+        (None, None, "2"),  # neither: the documented default, not the node's core count
+    ],
+)
+def test_llama_cpp_threads_follow_the_pods_cpu_not_the_nodes_cores(request_cpu, limit_cpu, threads):
+    # null deletes the default request; the default profile has no CPU limit
     values = {"llm.cpu.resources.requests.cpu": request_cpu, "llm.cpu.threads": 0}
-    command = render("cpu", values=values).container("llm")["command"]
-    assert arg(command, "--n_threads") == threads
+    if limit_cpu:
+        values["llm.cpu.resources.limits.cpu"] = limit_cpu
+    manifest = render("cpu", values=values)
+    assert arg(manifest.container("llm")["command"], "--n_threads") == threads
+    resources = manifest.container("llm")["resources"]
+    assert resources.get("requests", {}).get("cpu") == request_cpu and resources["limits"].get("cpu") == limit_cpu
     assert arg(render("cpu", values={"llm.cpu.threads": 3}).container("llm")["command"], "--n_threads") == "3"
 
 
