@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from chart_support import CHART, env_of, render, render_error
+from chart_support import CHART, HelmError, env_of, helm, render, render_error
 from voice_common import models as model_assembly
 from voice_gateway.settings import GatewaySettings
 from voice_stt.settings import STTSettings
@@ -25,6 +25,27 @@ def test_gpu_memory_utilization_set_on_the_command_line_is_accepted():
     manifest = render("gpu", values={"llm.gpu.gpuMemoryUtilization": "0.8"})
     args = manifest.container("llm")["command"]
     assert args[args.index("--gpu-memory-utilization") + 1] == "0.8"
+
+
+def template_gpu_with_set(assignment: str) -> str:
+    """`helm template` of the gpu scenario with a plain --set (render() passes --set-json)."""
+    return helm("template", "va", str(CHART), "-f", str(CHART / "ci" / "gpu-values.yaml"), "--set", assignment)
+
+
+@pytest.mark.parametrize("value", ["0.8", "1", ".5", "1.0"])
+def test_helm_set_of_a_gpu_memory_fraction_renders_it(value):
+    """What an operator types: helm's --set parser keeps a float as a string (it converts only ints and bools)."""
+    out = template_gpu_with_set(f"llm.gpu.gpuMemoryUtilization={value}")
+    [llm] = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-llm")]
+    command = llm["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--gpu-memory-utilization") + 1] == value
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "0.0", "-0.2", "80%", "abc"])
+def test_helm_set_of_a_gpu_memory_fraction_outside_0_1_is_refused(value):
+    with pytest.raises(HelmError) as refused:
+        template_gpu_with_set(f"llm.gpu.gpuMemoryUtilization={value}")
+    assert "/llm/gpu/gpuMemoryUtilization" in refused.value.stderr, refused.value.stderr
 
 
 @pytest.mark.parametrize(
