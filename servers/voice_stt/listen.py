@@ -5,6 +5,12 @@ accumulate in the current segment -> ``flush`` decodes the segment once, answers
 (empty text on silence, never no reply) and opens the next segment. Audio is kept at the
 declared rate and resampled to 16 kHz once per decode, so there are no chunk-boundary
 artifacts from resampling small frames one by one.
+
+``resume`` says the caller went on after a flush that turned out not to end their turn (the
+gateway flushes at the first short pause, to decode while the end of the turn is confirmed): the
+last flushed segment's audio is put back in front of the current one, so the next ``final``
+decodes the whole utterance in one piece and says it ``revises`` that segment. A word cut in two
+by a pause ("cap" ... "ital") is heard whole instead of as two guesses.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ class ListenSession(WireSession):
         self.language = settings.language
         self.segment = 0
         self._audio = bytearray()
+        self._flushed: tuple[int, bytes] | None = None  # (segment, audio) of the last flush, for resume
+        self._revises: int | None = None  # the flushed segment that the current one continues
         self._epoch = 0  # bumped whenever the buffer is emptied (flush, reset): stale partials are dropped
         self._truncated = False  # utterance_too_long already reported for this segment
         self._partials: asyncio.Task | None = None
@@ -67,7 +75,13 @@ class ListenSession(WireSession):
             await self.report("bad_message", 'expected a JSON object with a string "type"')
             return
         kind = message["type"]
-        handlers = {"start": self._start, "flush": self._flush, "reset": self._reset, "stop": self._stop}
+        handlers = {
+            "start": self._start,
+            "flush": self._flush,
+            "resume": self._resume,
+            "reset": self._reset,
+            "stop": self._stop,
+        }
         if kind not in handlers:
             await self.report("unknown_type", f"unknown message type {kind!r}; expected one of {sorted(handlers)}")
         elif kind == "start" and self.started:
@@ -105,8 +119,9 @@ class ListenSession(WireSession):
     async def _flush(self, _message: dict | None = None) -> None:
         """Decode the segment now (the client's VAD says the caller stopped) and start the next one."""
         received = time.perf_counter()
-        pcm, segment = bytes(self._audio), self.segment
+        pcm, segment, revises = bytes(self._audio), self.segment, self._revises
         self._clear()
+        self._flushed = (segment, pcm)
         self.segment += 1
         try:
             transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
@@ -116,21 +131,36 @@ class ListenSession(WireSession):
             return
         latency = time.perf_counter() - received
         metrics.REQUEST_LATENCY.labels(endpoint=self.endpoint).observe(latency)
-        await self.send_json(
-            {
-                "type": "final",
-                "text": transcript.text,
-                "segment": segment,
-                "audio_ms": round(transcript.audio_seconds * 1000),
-                "latency_ms": round(latency * 1000),
-            }
-        )
+        final = {
+            "type": "final",
+            "text": transcript.text,
+            "segment": segment,
+            "audio_ms": round(transcript.audio_seconds * 1000),
+            "latency_ms": round(latency * 1000),
+        }
+        if revises is not None:
+            final["revises"] = revises
+        await self.send_json(final)
+
+    async def _resume(self, _message: dict) -> None:
+        """Put the last flushed segment back in front of the current one (the caller went on)."""
+        if self._flushed is None:
+            await self.report("nothing_to_resume", "resume continues the last flushed segment; there is none")
+            return
+        segment, pcm = self._flushed
+        self._flushed = None
+        limit = self.settings.utterance_bytes(self.sample_rate)
+        self._audio = bytearray((pcm + bytes(self._audio))[:limit])
+        self._revises = segment
+        self._epoch += 1  # a partial decoded before the resume no longer describes the segment
 
     async def _reset(self, _message: dict) -> None:
         self._clear()
+        self._flushed = None
 
     def _clear(self) -> None:
         self._audio.clear()
+        self._revises = None
         self._epoch += 1
         self._truncated = False
 

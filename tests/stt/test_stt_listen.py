@@ -12,6 +12,7 @@ from stt_helpers import (
     CAPITAL_WORDS,
     FOX,
     FOX_WORDS,
+    FRAME_BYTES,
     LIGHTS,
     LIGHTS_WORDS,
     close_code,
@@ -74,6 +75,27 @@ async def test_interim_results_send_partials_before_the_final(stt_ws, speech):
     assert all(p["segment"] == 0 and p["text"] for p in partials), partials
     assert words(partials[-1]["text"]) & FOX_WORDS, partials
     assert FOX_WORDS <= words(events[-1]["text"]), events
+
+
+async def test_resume_decodes_a_paused_utterance_whole_and_revises_the_first_final(stt_ws, speech):
+    """A pause that did not end the caller's turn: the flushed half comes back in front of the rest."""
+    pcm = speech(CAPITAL)
+    cut = len(pcm) // 2 // FRAME_BYTES * FRAME_BYTES  # mid-utterance, on a frame boundary
+    async with listening(stt_ws) as ws:
+        await send_audio(ws, pcm[:cut])
+        first = await flush(ws)
+        assert first["segment"] == 0 and not CAPITAL_WORDS <= words(first["text"]), first
+
+        await ws.send(json.dumps({"type": "resume"}))
+        await send_audio(ws, silence(0.2) + pcm[cut:])
+        whole = await flush(ws)
+        assert whole["segment"] == 1 and whole["revises"] == 0, whole
+        assert {"what", *CAPITAL_WORDS} <= words(whole["text"]), whole
+        assert abs(whole["audio_ms"] - (len(pcm) / 32 + 200)) <= 1, whole
+
+        await send_audio(ws, speech(FOX))  # the next flush is a new utterance again
+        final = await flush(ws)
+        assert "revises" not in final and not CAPITAL_WORDS & words(final["text"]), final
 
 
 async def test_reset_drops_the_buffered_audio(stt_ws, speech):

@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from stt_helpers import (
     CAPITAL,
     CAPITAL_WORDS,
+    LIGHTS,
     active_sessions,
     close_code,
     connect,
@@ -55,6 +56,7 @@ async def start_and_flush_silence(ws) -> None:
         ('{"type": "dance"}', "unknown_type"),
         ('{"type": "flush"}', "not_started"),
         ('{"type": "reset"}', "not_started"),
+        ('{"type": "resume"}', "not_started"),
         ('{"type": "start", "sample_rate": 96000}', "unsupported_sample_rate"),
         ('{"type": "start", "sample_rate": 4000}', "unsupported_sample_rate"),
         ("[" * 100_000, "message_too_large"),  # the probe's frame: the session closed 1011
@@ -141,3 +143,17 @@ async def test_sessions_beyond_the_limit_are_refused_with_1013(stt_ws, stt_http)
         assert await active_sessions(stt_http, MAX_SESSIONS - 1) == MAX_SESSIONS - 1
         async with listening(stt_ws) as admitted:
             assert (await flush(admitted))["text"] == ""
+
+
+async def test_resume_with_no_flushed_segment_is_refused_and_the_session_goes_on(stt_ws, speech):
+    async with listening(stt_ws) as ws:
+        await ws.send(json.dumps({"type": "resume"}))
+        await expect_error(ws, "nothing_to_resume")
+        await send_audio(ws, speech(LIGHTS))
+        await ws.send(json.dumps({"type": "reset"}))  # a reset forgets the flushed segment too
+        await flush(ws)
+        await ws.send(json.dumps({"type": "reset"}))
+        await ws.send(json.dumps({"type": "resume"}))
+        await expect_error(ws, "nothing_to_resume")
+        final = await flush(ws)
+        assert final["text"] == "" and "revises" not in final, final
