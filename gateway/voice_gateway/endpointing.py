@@ -9,6 +9,11 @@ first token instead of adding to them. If the caller speaks again inside the win
 speculation is withdrawn: Pipecat stops the LLM request, nothing of it reaches the TTS, the caller
 or the context, and the turn goes on collecting the rest of what the caller says.
 
+A caller who resumes speaking is only reported by the VAD after ``start_secs`` of voice, which
+can fall after the window closes: a pause of 0.2-0.35 s used to end the turn on half a sentence
+("What is the cap?") with the caller already talking again. So the window never closes while the
+VAD hears voice; it waits up to ``start_secs`` more for the VAD to confirm or drop it.
+
 With a turn analyzer (smart-turn v3, ``GATEWAY_SMART_TURN``), the window depends on what the
 caller said: a turn the model hears as unfinished ("I would like to order a") gets
 ``incomplete_confirm_secs`` of silence before it ends, so a caller who pauses mid-sentence is not
@@ -21,6 +26,7 @@ STT services that predict the end of a turn).
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from loguru import logger
@@ -37,6 +43,10 @@ from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
 
 from voice_gateway import metrics
+from voice_gateway.stt import RevisedTranscriptionFrame
+from voice_gateway.vad import SharedSileroVADAnalyzer
+
+ONSET_MARGIN_SECS = 0.05  # two VAD windows: the start is reported on the frame after start_secs
 
 
 class ConfirmingUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
@@ -47,11 +57,14 @@ class ConfirmingUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         *,
         confirm_secs: float,
         speculate: bool,
+        vad: SharedSileroVADAnalyzer,
         turn_analyzer: BaseTurnAnalyzer | None = None,
         incomplete_confirm_secs: float = 0.0,
         **kwargs,
     ) -> None:
         super().__init__(user_speech_timeout=confirm_secs, **kwargs)
+        self._vad = vad
+        self._onset_check: asyncio.Task | None = None
         self._confirm_secs = confirm_secs
         self._speculate = speculate
         self._turn_analyzer = turn_analyzer
@@ -75,6 +88,8 @@ class ConfirmingUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         return await super().process_frame(frame)
 
     async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        if isinstance(frame, RevisedTranscriptionFrame) and self._said:
+            self._said.pop()  # decoded again whole after the pause: it replaces the first guess
         self._said.append(frame.text.strip())
         await super()._handle_transcription(frame)
         waiting_for_confirmation = (
@@ -117,6 +132,21 @@ class ConfirmingUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         window = self._confirm_secs if complete else self._incomplete_confirm_secs
         return max(0.0, window - (time.monotonic() - started))  # the silence during inference counts
 
+    async def _maybe_trigger_user_turn_stopped(self) -> None:
+        if self._vad.hears_voice and not self._vad_user_speaking:
+            # Voice, not yet long enough for a VAD start: look again once it would have been.
+            if self._onset_check is None:
+                self._onset_check = self.task_manager.create_task(self._check_after_onset(), f"{self}::onset")
+            return
+        await super()._maybe_trigger_user_turn_stopped()
+
+    async def _check_after_onset(self) -> None:
+        try:
+            await asyncio.sleep(self._vad.params.start_secs + ONSET_MARGIN_SECS)
+        finally:
+            self._onset_check = None
+        await self._maybe_trigger_user_turn_stopped()  # a VAD start since makes this a no-op
+
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None) -> None:
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.text == self._turn_text():
@@ -137,6 +167,9 @@ class ConfirmingUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
             self._turn_analyzer.clear()  # no stale audio carried into the next turn
 
     async def _reset(self, *, clear_vad_user_speaking: bool) -> None:
+        if self._onset_check is not None:
+            await self.task_manager.cancel_task(self._onset_check)
+            self._onset_check = None
         if self._speculation is not None:  # a turn boundary with a speculation unresolved (e.g. the call ended)
             await self._withdraw("the turn ended unresolved")
         self._said = []

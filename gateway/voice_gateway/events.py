@@ -37,6 +37,7 @@ from voice_common.budget import Budget
 from voice_common.ops import error_event
 from voice_gateway import metrics
 from voice_gateway.serializer import ClientProtocolErrorFrame
+from voice_gateway.stt import RevisedTranscriptionFrame
 from voice_gateway.turns import TurnTimer, record_turn
 from voice_gateway.upstream import UpstreamErrorFrame
 
@@ -88,7 +89,7 @@ class SessionObserver(BaseObserver):
         self._seen: set[int] = set()
         self._turn: TurnTimer | None = None  # caller finished speaking, bot not yet heard
         self._speaking_turn: TurnTimer | None = None  # bot is answering it; reported when it stops
-        self._turns = 0
+        self._turns = 0  # turns answered so far
         self._bot_speaking = False
         self._reply_streaming = False  # the TTS is still producing the current reply's audio
         self.completed_turns: list[dict] = []
@@ -113,14 +114,18 @@ class SessionObserver(BaseObserver):
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self._send({"type": "user_started_speaking"})
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._turns += 1
-            self._turn = TurnTimer(number=self._turns, speech_end=frame.timestamp - frame.stop_secs, vad_stop=now)
+            # A pause the caller speaks on from replaces this timer with the same turn number.
+            speech_end = frame.timestamp - frame.stop_secs
+            self._turn = TurnTimer(number=self._turns + 1, speech_end=speech_end, vad_stop=now)
             await self._send({"type": "user_stopped_speaking"})
         elif isinstance(frame, TranscriptionFrame):
             if self._turn is not None and self._turn.transcript_at is None:
                 self._turn.transcript_at = now
                 self._turn.transcript = frame.text
-            await self._send({"type": "transcript", "text": frame.text, "final": True})
+            event = {"type": "transcript", "text": frame.text, "final": True}
+            if isinstance(frame, RevisedTranscriptionFrame):
+                event["revises"] = True  # the caller went on after a pause: this replaces the last transcript
+            await self._send(event)
         elif isinstance(frame, TTSStartedFrame):
             self._reply_streaming = True
             if self._turn is not None and self._turn.tts_started_at is None:
@@ -173,6 +178,7 @@ class SessionObserver(BaseObserver):
         turn, self._turn = self._turn, None
         if turn is None:
             return  # the bot spoke without a caller turn (e.g. a greeting)
+        self._turns = turn.number
         turn.over_budget = record_turn(self._budget, turn.finish(first_audio_at))
         self._speaking_turn = turn
 

@@ -12,11 +12,7 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import (
-    LLMContextAggregatorPair,
-    LLMUserAggregatorParams,
-)
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import TranscriptionUserTurnStartStrategy
@@ -35,6 +31,7 @@ from voice_gateway.smart_turn import SharedSmartTurnAnalyzer
 from voice_gateway.stt import VoiceSTTService
 from voice_gateway.timeouts import FirstSpeechWatch
 from voice_gateway.tts import TTS_SAMPLE_RATE, VoiceTTSService
+from voice_gateway.user_context import context_aggregators
 from voice_gateway.vad import SharedSileroVADAnalyzer
 
 WIRE_FORMATS = ("raw", "protobuf")
@@ -46,11 +43,12 @@ def make_serializer(wire_format: str, settings: GatewaySettings) -> FrameSeriali
     return RawPCMSerializer(max_frame_bytes=settings.max_frame_bytes)
 
 
-def turn_stop_strategy(settings: GatewaySettings) -> ConfirmingUserTurnStopStrategy:
+def turn_stop_strategy(settings: GatewaySettings, vad: SharedSileroVADAnalyzer) -> ConfirmingUserTurnStopStrategy:
     """Our STT finalizes on VAD stop, so the transcript is decoded while the turn is confirmed."""
     return ConfirmingUserTurnStopStrategy(
         confirm_secs=settings.turn_confirm_secs,
         speculate=settings.preemptive_generation,
+        vad=vad,
         turn_analyzer=SharedSmartTurnAnalyzer() if settings.smart_turn else None,
         incomplete_confirm_secs=settings.smart_turn_incomplete_confirm_secs,
     )
@@ -126,19 +124,16 @@ def build_call(
             min_volume=settings.vad_min_volume,
         )
     )
-    aggregators = LLMContextAggregatorPair(
-        LLMContext(),
-        user_params=LLMUserAggregatorParams(
+    user_context, assistant_context = context_aggregators(
+        LLMUserAggregatorParams(
             vad_analyzer=vad,
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
-                stop=[turn_stop_strategy(settings)],
+                stop=[turn_stop_strategy(settings, vad)],
             ),
-        ),
+        )
     )
-    pipeline = Pipeline(
-        [transport.input(), stt, aggregators.user(), llm, tts, transport.output(), aggregators.assistant()]
-    )
+    pipeline = Pipeline([transport.input(), stt, user_context, llm, tts, transport.output(), assistant_context])
 
     async def send_event(message: dict) -> None:
         await transport.output().queue_frame(OutputTransportMessageUrgentFrame(message=message))

@@ -5,6 +5,12 @@ streamed from VAD start, so the server decodes the utterance and nothing else. T
 VAD says the caller stopped, the service sends ``flush`` (the "flush trick") and the server
 answers with the final transcript, which Pipecat's turn logic treats as finalized.
 
+A pause is not always the end of the turn: the flush goes out at the VAD's short stop, while
+the turn is still being confirmed. If the caller speaks again before the turn ends, the service
+sends ``resume``: the server puts the flushed audio back in front of what follows and decodes
+the whole utterance again, and its final is pushed as a ``RevisedTranscriptionFrame`` that
+replaces the first guess ("What is the cap?") downstream instead of adding to it.
+
 The STT stream is opened at the caller's first speech, not when the call connects: a caller
 who says nothing holds no STT session, so silent connections cannot use up the STT servers'
 capacity. Once the call has ended, no connection is opened or kept, even one that was still
@@ -17,11 +23,13 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 from loguru import logger
 from pipecat.frames.frames import (
     Frame,
     TranscriptionFrame,
+    UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -36,6 +44,11 @@ from voice_common.audio import PCM_SAMPLE_WIDTH
 from voice_gateway.upstream import UpstreamErrorFrame
 
 
+@dataclass
+class RevisedTranscriptionFrame(TranscriptionFrame):
+    """The whole utterance decoded again after a pause: replaces the turn's last transcript."""
+
+
 class VoiceSTTService(WebsocketSTTService):
     """Streams the caller's speech to ``voice-stt`` and pushes its final transcripts."""
 
@@ -48,6 +61,8 @@ class VoiceSTTService(WebsocketSTTService):
         self._pre_roll: deque[bytes] = deque()
         self._pre_roll_bytes = 0
         self._speaking = False
+        self._resumable = False  # flushed at a pause, and the turn has not ended since
+        self._last_final_pushed = False  # the last final's text went downstream (a revision replaces it)
         self._call_ended = False
         self._connecting = asyncio.Lock()
         self._receive_task: asyncio.Task | None = None
@@ -85,9 +100,14 @@ class VoiceSTTService(WebsocketSTTService):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, VADUserStartedSpeakingFrame) and not self._speaking:
+        if isinstance(frame, UserStoppedSpeakingFrame):
+            self._resumable = False  # the turn ended: the next speech is a new utterance
+        elif isinstance(frame, VADUserStartedSpeakingFrame) and not self._speaking:
             self._speaking = True
             await self._ensure_connected()
+            if self._resumable:
+                self._resumable = False
+                await self._send_json({"type": "resume"})
             if self._pre_roll:
                 await self._send(b"".join(self._pre_roll))
             self._pre_roll.clear()
@@ -96,6 +116,7 @@ class VoiceSTTService(WebsocketSTTService):
             self._speaking = False
             self.request_finalize()
             await self._send_json({"type": "flush"})
+            self._resumable = self._connected()
 
     async def _send(self, audio: bytes) -> None:
         if self._websocket is None or self._websocket.state is not State.OPEN:
@@ -123,6 +144,7 @@ class VoiceSTTService(WebsocketSTTService):
                 await self._disconnect()
 
     async def _connect(self) -> None:
+        self._resumable = False  # a new stream has no flushed segment to go back to
         await self._connect_websocket()
         await super()._connect()
         if self._websocket is not None and (self._receive_task is None or self._receive_task.done()):
@@ -166,19 +188,22 @@ class VoiceSTTService(WebsocketSTTService):
                 continue
             event = json.loads(message)
             if event.get("type") == "final":
-                await self._on_final(event.get("text", "").strip())
+                await self._on_final(event.get("text", "").strip(), revises="revises" in event)
             elif event.get("type") == "error":
                 await self.push_error_frame(
                     UpstreamErrorFrame(error=event.get("message", ""), service="stt", code=f"stt_{event.get('code')}")
                 )
 
-    async def _on_final(self, text: str) -> None:
+    async def _on_final(self, text: str, *, revises: bool) -> None:
         self.confirm_finalize()
+        replaces = revises and self._last_final_pushed  # the guess this final revises went downstream
+        self._last_final_pushed = bool(text) or replaces  # an empty revision leaves that guess standing
         if not text:
             await self.stop_ttfb_metrics()  # silence: nothing to answer, but the turn is measured
             return
         await self.emit_stt_usage_metrics()
-        await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True))
+        frame_type = RevisedTranscriptionFrame if replaces else TranscriptionFrame
+        await self.push_frame(frame_type(text, self._user_id, time_now_iso8601(), finalized=True))
         await self._handle_transcription(text, True)
 
     @traced_stt

@@ -14,7 +14,7 @@ from importlib.resources import files
 
 import onnxruntime
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
 
 @cache
@@ -40,3 +40,9 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model = _CallSileroModel()
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+
+    @property
+    def hears_voice(self) -> bool:
+        """Voice in the last frames, even before ``start_secs`` of it has made a VAD start: the
+        turn-end logic must not close a turn on a caller who has just started speaking again."""
+        return self._vad_state in (VADState.STARTING, VADState.SPEAKING)

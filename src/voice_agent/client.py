@@ -39,10 +39,14 @@ class Turn:
 
     speech_end: float  # monotonic time the last frame of speech was sent
     first_audio_at: float | None = None
-    transcript: str = ""
+    heard: list[str] = field(default_factory=list)  # the gateway's transcripts; a revision replaces the last
     reply_text: str = ""
     reply_audio_bytes: int = 0
     server: dict = field(default_factory=dict)  # the gateway's turn_metrics event
+
+    @property
+    def transcript(self) -> str:
+        return " ".join(self.heard)
 
     @property
     def client_mouth_to_ear_ms(self) -> float | None:
@@ -117,7 +121,10 @@ class Conversation:
         elif turn is None:
             return
         elif kind == "transcript":
-            turn.transcript = (turn.transcript + " " + event["text"]).strip()
+            if event.get("revises") and turn.heard:
+                turn.heard.pop()  # decoded again whole after a pause the caller spoke on from
+            if event["text"].strip():
+                turn.heard.append(event["text"].strip())
         elif kind == "bot_text":
             turn.reply_text += event["text"]
         elif kind == "turn_metrics":

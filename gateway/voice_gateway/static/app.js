@@ -47,7 +47,7 @@ function showError({ code, message, service }) {
 
 function onServerEvent({ detail: event }) {
   if (event.type === "ready") setState("live", "Connected. Say something.");
-  else if (event.type === "transcript" && event.text) transcript.heard(event.text);
+  else if (event.type === "transcript" && event.text) transcript.heard(event.text, event.revises === true);
   else if (event.type === "bot_text") transcript.replied(event.text);
   else if (event.type === "interruption") transcript.interrupted();
   else if (event.type === "error") showError(event);

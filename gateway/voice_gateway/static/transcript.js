@@ -15,7 +15,14 @@ export class Transcript {
     this.#reply = null;
   }
 
-  heard(text) {
+  /** ``revises``: the gateway decoded the caller's words again, whole, after a pause they spoke on
+   * from; the new text replaces what was shown for them (it is not a second utterance). */
+  heard(text, revises = false) {
+    const last = this.#list.lastElementChild;
+    if (revises && last?.classList.contains("you")) {
+      last.querySelector(".text").textContent = text;
+      return;
+    }
     this.#reply = null;
     this.#add("you", "You", text);
   }
