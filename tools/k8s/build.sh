@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Build kube-apiserver, kube-controller-manager, kube-scheduler and kwok from the Go module proxy
-# (the module in this directory) into a cache directory outside the repository, once per machine.
+# Build kube-apiserver, kube-controller-manager, kube-scheduler, kwok (the kwok test cluster) and kubelet +
+# kube-proxy + a CoreDNS with the few plugins it uses (coredns/, its own module) for the real single-node
+# cluster (tools/k8s/node.py), from the Go module proxy (the modules in this directory) into a cache directory outside the repository, once per machine.
 #
 #   tools/k8s/build.sh            build if missing or stale, print the bin directory
 #   tools/k8s/build.sh --print    only print the bin directory (builds nothing)
 #   tools/k8s/build.sh --check    exit 0 if the cached binaries are present and current
 #
 # The cache: ${VOICE_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent-stack}/k8s-<version>/bin,
-# with a stamp of go.mod, go.sum and the build flags, so editing the module (e.g. a version bump) rebuilds.
+# with a stamp of both modules' go.mod and go.sum and the build flags, so editing a module (e.g. a version bump) rebuilds.
 # The machine's Go builds them (on PATH, /usr/local/go/bin/go, or $GO), with the machine's own
 # GOPROXY and GOTOOLCHAIN settings: a Go >= 1.21 with GOTOOLCHAIN=auto fetches the toolchain go.mod
 # asks for through the configured proxy. No registry address is written here.
@@ -20,10 +21,11 @@ KWOK_VERSION="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/kwok v\([0-9.]*\).*$/\1/p' "
 CACHE_ROOT="${VOICE_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent-stack}"
 CACHE_DIR="$CACHE_ROOT/k8s-v$K8S_VERSION"
 BIN_DIR="$CACHE_DIR/bin"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok kubelet kube-proxy coredns)
 STAGES=kwok-stages.yaml
 PACKAGES=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-  k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok)
+  k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
 
 # Version stamps as the upstream release builds set them (hack/lib/version.sh, kwok hack/releases.sh):
 # without them /version says v0.0.0-master and helm's kubeVersion checks fail.
@@ -35,7 +37,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 LDFLAGS+=" -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=v$K8S_VERSION"
 
-stamp() { { cat "$HERE/go.mod" "$HERE/go.sum"; echo "CGO_ENABLED=0 -trimpath $LDFLAGS"; } | sha256sum | cut -d' ' -f1; }
+stamp() { { cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/coredns/go.mod" "$HERE/coredns/go.sum"; echo "CGO_ENABLED=0 -trimpath $LDFLAGS"; } | sha256sum | cut -d' ' -f1; }
 
 binaries_current() {
   [[ -f "$CACHE_DIR/stamp" && "$(cat "$CACHE_DIR/stamp")" == "$(stamp)" ]] || return 1
@@ -90,6 +92,8 @@ echo ">> (a cold build takes a while on few cores: see docs/cluster-tests.md)" >
   cd "$HERE"
   export CGO_ENABLED=0 GOFLAGS="-p=${BUILD_JOBS:-2} -mod=readonly -trimpath" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
   "$GO_BIN" build -ldflags "$LDFLAGS" -o "$tmp/" "${PACKAGES[@]}"
+  # CoreDNS from its own module (coredns/go.mod), so its dependencies leave the ones above alone.
+  cd "$HERE/coredns" && "$GO_BIN" build -ldflags "-s -w" -o "$tmp/" .
 )
 write_stages "$tmp/$STAGES"
 for b in "${BINARIES[@]}"; do [[ -x "$tmp/$b" ]] || { echo "build produced no $b" >&2; exit 1; }; done

@@ -129,6 +129,8 @@ class Cluster:
     processes: list[Process] = field(default_factory=list)
     api_port: int = 0
     etcd_dir: Path | None = None
+    # Detached: the processes outlive this Python process (node.py's `up`, stopped by `down`).
+    detach: bool = False
 
     # -- paths ----------------------------------------------------------------------------------
     @property
@@ -157,7 +159,8 @@ class Cluster:
             self._write_kubeconfig()
             self._start_controllers()
             self._register_nodes()
-            self._wait(deadline, "4 nodes Ready and untainted by the node controller", self._nodes_ready)
+            self._wait(deadline, f"{len(self.nodes)} nodes Ready and untainted by the node controller",
+                       self._nodes_ready)
             self._wait(deadline, "the controller-manager (ServiceAccount default/default)",
                        lambda: self.get("/api/v1/namespaces/default/serviceaccounts/default") is not None)
         except BaseException:
@@ -228,7 +231,8 @@ class Cluster:
             # PR_SET_PDEATHSIG can only be set in the child, and preexec_fn is subprocess's one hook there. The
             # deadlock the rule warns of needs another thread holding a lock at fork; this module starts none.
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
+                                     cwd=self.workdir, start_new_session=True,
+                                     preexec_fn=None if self.detach else _die_with_parent)  # noqa: PLW1509
         proc = Process(name, popen, log)
         self.processes.append(proc)
         return proc
@@ -289,6 +293,9 @@ class Cluster:
             f"--service-account-key-file={p('sa.pub')}", f"--service-account-signing-key-file={p('sa.key')}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=Node,RBAC",
+            # logs, exec and port-forward on a real kubelet (tools/k8s/node.py), which trusts this CA.
+            f"--kubelet-client-certificate={p('admin.crt')}", f"--kubelet-client-key={p('admin.key')}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",  # the node's name is in no DNS
             # The `kubernetes` Service would point at 127.0.0.1, which Endpoints validation refuses.
             "--endpoint-reconciler-type=none",
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
@@ -332,6 +339,8 @@ class Cluster:
             str(self.bin_dir / "kube-scheduler"), *common, f"--secure-port={free_port()}",
             f"--cert-dir={self.workdir / 'scheduler-certs'}",
         ])
+        if not self.nodes:
+            return  # no fake nodes: a real kubelet registers itself (tools/k8s/node.py)
         key, value = KWOK_ANNOTATION
         self._spawn("kwok", [
             str(self.bin_dir / "kwok"), kubeconfig, f"--config={self.bin_dir / 'kwok-stages.yaml'}",
