@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import os
 
 import pytest
 
 from chart_support import COMPONENTS, MODEL_COMPONENTS, all_containers, env_of, render
-from support import MODELS_DIR
 from voice_gateway.settings import GatewaySettings
+from voice_testkit.services import MODELS_DIR
 
 READY_PATHS = {"stt": "/ready", "tts": "/ready", "gateway": "/ready"}
 
@@ -241,13 +243,23 @@ def test_llama_cpp_threads_follow_the_pods_cpu_not_the_nodes_cores(request_cpu, 
     assert arg(render("cpu", values={"llm.cpu.threads": 3}).container("llm")["command"], "--n_threads") == "3"
 
 
-def test_a_render_without_a_cluster_does_not_restart_the_gateway():
-    """Rendered by GitOps (no cluster to read the token back from), nothing in the pod template may change."""
-    # two real renders (renders are cached by their arguments; this override changes nothing)
-    first = render("production").deployment("gateway")["spec"]["template"]
-    second = render("production", values={"gateway.extraEnv": []}).deployment("gateway")["spec"]["template"]
-    assert render("production").get("Secret", "va-voice-agent-gateway-auth") is not None
-    assert first == second
+def test_the_gateways_roll_exactly_when_the_generated_token_changes():
+    """The checksum is of the token the Secret holds (on first install too: two random draws differed,
+    so the first upgrade restarted every gateway). tests/cluster checks an unchanged upgrade restarts nothing."""
+    manifest = render("production")
+    ref = env_of(manifest.container("gateway"))["GATEWAY_AUTH_TOKEN"]["secretKeyRef"]
+    token = base64.b64decode(manifest.get("Secret", ref["name"])["data"][ref["key"]])
+    annotations = manifest.deployment("gateway")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/auth-token"] == hashlib.sha256(token).hexdigest()
+
+
+def test_with_an_existing_secret_a_render_without_a_cluster_restarts_nothing():
+    """GitOps renders without a cluster to read a generated token back from: there the token comes from a Secret of its own."""
+    values = {"gateway.auth.existingSecret": "caller-tokens"}
+    # two real renders (renders are cached by their arguments; the second override changes nothing)
+    first = render("production", values=values).deployment("gateway")["spec"]["template"]
+    second = render("production", values={**values, "gateway.extraEnv": []}).deployment("gateway")["spec"]["template"]
+    assert first == second and "checksum/auth-token" not in first["metadata"].get("annotations", {})
 
 
 def test_shared_gpu_lowers_vllm_memory_share():

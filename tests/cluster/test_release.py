@@ -3,7 +3,8 @@
 Each ci/ scenario (cpu, gpu) goes through the whole life of a release, in this order (the
 ``release`` fixture is module-scoped, so the tests of one scenario run together):
 install --wait -> every object exists -> pods sit in the right pool -> a GPU request beyond what
-is free stays Pending with the scheduler's reason -> upgrade rolls out -> uninstall leaves nothing.
+is free stays Pending with the scheduler's reason -> upgrade rolls out -> an unchanged upgrade
+restarts no gateway (cpu) -> uninstall leaves nothing but what the chart keeps.
 """
 
 from __future__ import annotations
@@ -159,13 +160,18 @@ def release_pods_named(core: client.CoreV1Api, release, name: str) -> list[clien
     return core.list_namespaced_pod(release.namespace, field_selector=f"metadata.name={name}").items
 
 
+# What test_upgrade_rolls_out changes (no dots in the annotation key); later upgrades keep it.
+UPGRADE_SETS = (
+    *(arg for c in ("stt", "tts", "llm", "gateway") for arg in ("--set-string", f"{c}.podAnnotations.{UPGRADE_ANNOTATION}=2")),
+    "--set",
+    "gateway.replicaCount=2",
+)
+
+
 def test_upgrade_rolls_out(release, apps: client.AppsV1Api, core: client.CoreV1Api):
     """A changed value reaches every Deployment: new pods everywhere, the old ones gone, placement kept."""
     before = {p.metadata.uid for p in release_pods(core, release)}
-    sets = []
-    for component in ("stt", "tts", "llm", "gateway"):
-        sets += ["--set-string", f"{component}.podAnnotations.{UPGRADE_ANNOTATION}=2"]  # (no dots in the key)
-    release.upgrade_install(*sets, "--set", "gateway.replicaCount=2")
+    release.upgrade_install(*UPGRADE_SETS)
 
     history = json.loads(release.run("history", release.name, "-o", "json"))
     assert [(h["revision"], h["status"]) for h in history][-1] == (2, "deployed"), history
@@ -193,13 +199,63 @@ def test_upgrade_rolls_out(release, apps: client.AppsV1Api, core: client.CoreV1A
     check_placement(release, core)
 
 
+def gateway_rollout(release, apps: client.AppsV1Api, core: client.CoreV1Api) -> dict:
+    """The gateway's Deployment, pods and generated caller token, once its rollout has settled."""
+    [name] = [d["metadata"]["name"] for d in deployments(release) if d["metadata"]["labels"][COMPONENT] == "gateway"]
+
+    def settled():
+        live = apps.read_namespaced_deployment(name, release.namespace)
+        pods = [p for p in release_pods(core, release) if p.metadata.labels.get(COMPONENT) == "gateway"]
+        s, replicas = live.status, live.spec.replicas
+        observed = (s.observed_generation or 0) >= live.metadata.generation
+        if observed and s.updated_replicas == s.ready_replicas == len(pods) == replicas and all(map(is_ready, pods)):
+            return live, pods
+        return None
+
+    live, pods = wait_for("the gateway rollout to settle", settled, timeout=120, diagnose=release.diagnose)
+    token = core.read_namespaced_secret(f"{name}-auth", release.namespace).data["token"]
+    return {
+        "generation": live.metadata.generation,
+        "template annotations": live.spec.template.metadata.annotations,
+        "pod-template-hash": {p.metadata.labels["pod-template-hash"] for p in pods},
+        "pods": {p.metadata.uid for p in pods},
+        "token": token,
+    }
+
+
+def test_an_unchanged_upgrade_restarts_no_gateway(release, apps: client.AppsV1Api, core: client.CoreV1Api):
+    """The chart-made caller token is read back on upgrade, so its checksum and the pod template stay put
+    (a GitOps sync or a routine `helm upgrade` must not drop live calls); deleting the Secret rotates the
+    token and rolls every gateway onto the new one."""
+    if release.scenario.name != "cpu":
+        pytest.skip("the token does not depend on where pods run: checked on the cpu release")
+    sets = (*UPGRADE_SETS, "--set", "gateway.auth.enabled=true")
+    release.upgrade_install(*sets)  # auth on: the Secret is made, the gateways roll once
+    before = gateway_rollout(release, apps, core)
+
+    release.upgrade_install(*sets)
+    assert gateway_rollout(release, apps, core) == before
+
+    [name] = [d["metadata"]["name"] for d in deployments(release) if d["metadata"]["labels"][COMPONENT] == "gateway"]
+    core.delete_namespaced_secret(f"{name}-auth", release.namespace)
+    release.upgrade_install(*sets)
+    rotated = gateway_rollout(release, apps, core)
+    assert rotated["token"] != before["token"]
+    assert rotated["template annotations"] != before["template annotations"]
+    assert not rotated["pods"] & before["pods"], "a gateway kept the old token"
+
+
 ALLOWED_LEFTOVERS = {("configmaps", "kube-root-ca.crt"), ("serviceaccounts", "default")}
 
 
 def test_uninstall_leaves_nothing(release, cluster):
-    """`helm uninstall` and the garbage collector remove every object; only the namespace's own remain."""
+    """`helm uninstall` and the garbage collector remove every object; only the namespace's own remain,
+    and what the chart keeps on purpose (helm.sh/resource-policy: keep: the callers' token Secret)."""
     objects = manifest_objects(release.run("get", "manifest", release.name))
-    paths = [object_path(cluster, o, release.namespace) for o in objects]
+    kept = [o for o in objects if (o["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep"]
+    paths = [object_path(cluster, o, release.namespace) for o in objects if o not in kept]
+    kept_paths = [object_path(cluster, o, release.namespace) for o in kept]  # .../<resource>/<name>
+    allowed = ALLOWED_LEFTOVERS | {tuple(path.split("/")[-2:]) for path in kept_paths}
     release.run("uninstall", release.name, "--wait", "--timeout", "3m")
     assert release.name not in release.run("list", "--all", "-q").split()
 
@@ -220,10 +276,11 @@ def test_uninstall_leaves_nothing(release, cluster):
                     continue
                 raise
             for item in (items or {}).get("items", []):
-                if (kind, item["metadata"]["name"]) not in ALLOWED_LEFTOVERS:
+                if (kind, item["metadata"]["name"]) not in allowed:
                     found.append(f"{kind}/{item['metadata']['name']}")
         return found
 
     # Pods, ReplicaSets and EndpointSlices go through the garbage collector: wait for it.
     wait_for("the namespace to hold nothing of the release", lambda: not leftovers(), timeout=120,
              diagnose=lambda: f"left: {leftovers()}\n{release.diagnose()}")
+    assert all(raw_get(cluster, path) is not None for path in kept_paths), f"not kept: {kept_paths}"

@@ -303,6 +303,23 @@ annotations:
 {{- .Values.gateway.auth.existingSecret | default (include "voice-agent.componentName" (dict "root" . "component" "gateway-auth")) }}
 {{- end }}
 
+{{/*
+The callers' token of the chart-made Secret (root): the one an earlier install stored (read back
+with lookup), else a random one drawn once per render and memoized in .Values, so that the Secret
+and the gateway's checksum annotation agree on first install too (two draws differed, and the
+first upgrade restarted every gateway). Without a cluster to look in (helm template, Argo CD,
+Flux's post-render) each render draws anew: GitOps setups use gateway.auth.existingSecret.
+*/}}
+{{- define "voice-agent.gatewayAuthToken" -}}
+{{- $memo := "__voiceAgentGatewayAuthToken" }}
+{{- if not (hasKey .Values $memo) }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "voice-agent.gatewayAuthSecretName" .) }}
+{{- $stored := dig "data" .Values.gateway.auth.secretKey "" ($existing | default dict) }}
+{{- $_ := set .Values $memo (ternary ($stored | b64dec) (randAlphaNum 40) (ne $stored "")) }}
+{{- end }}
+{{- index .Values $memo }}
+{{- end }}
+
 {{- define "voice-agent.gatewayDrainSecretName" -}}
 {{- include "voice-agent.componentName" (dict "root" . "component" "gateway-drain") }}
 {{- end }}
