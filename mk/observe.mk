@@ -1,20 +1,25 @@
-# Prometheus for the local stack and for the tests that query it (included by the top-level Makefile).
+# Prometheus and Jaeger for the local stack and for the tests that query them (included by the top-level Makefile).
 #
 #   make prometheus   Debian's prometheus package (2.42: prometheus + promtool; apt-get, once)
-#   make observe      the local stack (as `make up`) plus a Prometheus scraping it every second
-#                     (generated prometheus.yml, data under .cache/observe); Ctrl-C stops both
+#   make jaeger       Jaeger v1.76 all-in-one built from the Go module proxy (tools/jaeger) into a
+#                     per-machine cache outside the repo, once (about 10 min cold on 2 cores)
+#   make observe      the local stack (as `make up`) exporting its spans to Jaeger, plus a Prometheus
+#                     scraping it every second with exemplar storage (generated prometheus.yml, data
+#                     under .cache/observe); Ctrl-C stops them all
 #
-# tests/observe starts the same Prometheus against the test stack and queries every dashboard
-# panel; tests/chart runs `promtool test rules` on the chart's rendered PrometheusRule.
+# tests/observe starts the same Prometheus and Jaeger against the test stack, queries every dashboard
+# panel and reads a turn's trace back; tests/chart runs `promtool test rules` on the chart's rendered PrometheusRule.
 # Debian's package also brings a system service on port 9090 (started where systemd runs it);
 # ours is a separate process on OBSERVE_PROMETHEUS_PORT, so the two never collide.
 
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null || echo sudo)
 OBSERVE_PROMETHEUS_PORT ?= 9191
+OBSERVE_JAEGER_PORT ?= 16686
+JAEGER_BUILD := tools/jaeger/build.sh
 
-.PHONY: prometheus observe
+.PHONY: prometheus jaeger observe
 
-TEST_DEPS += prometheus
+TEST_DEPS += prometheus jaeger
 
 prometheus: ## Debian's prometheus + promtool 2.42 for tests/observe and the alert-rule tests (apt-get, once)
 	@[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || { \
@@ -24,5 +29,8 @@ prometheus: ## Debian's prometheus + promtool 2.42 for tests/observe and the ale
 	    --no-install-recommends prometheus >/dev/null; }
 	@/usr/bin/prometheus --version 2>&1 | head -1
 
-observe: install prometheus ## the local stack plus Prometheus scraping it and evaluating the alerts (http://127.0.0.1:9191/); Ctrl-C stops both
-	$(BIN)/voice-agent up --observe --prometheus-port $(OBSERVE_PROMETHEUS_PORT)
+jaeger: ## Jaeger all-in-one v1.76 for tests/observe and make observe (go build from the module proxy, cached per machine)
+	@nice -n 10 $(JAEGER_BUILD)
+
+observe: install prometheus jaeger ## the local stack plus Prometheus (http://127.0.0.1:9191/, alerts, exemplars) and Jaeger (traces: http://127.0.0.1:16686/api/traces); Ctrl-C stops all
+	$(BIN)/voice-agent up --observe --prometheus-port $(OBSERVE_PROMETHEUS_PORT) --jaeger-port $(OBSERVE_JAEGER_PORT)

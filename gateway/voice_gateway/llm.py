@@ -18,6 +18,8 @@ from typing import Any
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from pipecat.services.openai.llm import OpenAILLMService
 
+from voice_common import tracing
+
 Message = dict[str, Any]
 
 
@@ -91,4 +93,7 @@ class OpenAICompatibleLLMService(OpenAILLMService):
     def build_chat_completion_params(self, params_from_context: Any) -> dict:
         params = super().build_chat_completion_params(params_from_context)
         params["messages"] = template_safe_messages(list(params["messages"]), self._max_history_messages)
+        # Built inside Pipecat's ``llm`` span: the W3C header puts the server's own spans under it.
+        if headers := tracing.traceparent():
+            params["extra_headers"] = {**(params.get("extra_headers") or {}), **headers}
         return params

@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
 from voice_gateway.phrasing import GrowingPhraseTextAggregator
+from voice_gateway.tracing import tts_traceparent
 from voice_gateway.upstream import UpstreamErrorFrame
 
 TTS_SAMPLE_RATE = 24000
@@ -98,6 +99,7 @@ class VoiceTTSService(TTSService):
                         "text": text,
                         "config": {"voice": self._settings.voice, "speed": self._speed},
                         "context_id": context_id,
+                        **tts_traceparent(self, context_id),  # the server's spans go under this reply's
                     }
                 )
             )

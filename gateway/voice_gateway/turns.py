@@ -49,12 +49,16 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 1)
 
 
-def record_turn(budget: Budget, stages_ms: dict[str, float | None]) -> list[str]:
-    """Observe the turn in the Prometheus histograms and return the stages over their max."""
+def record_turn(budget: Budget, stages_ms: dict[str, float | None], exemplar: dict[str, str] | None = None) -> list[str]:
+    """Observe the turn in the Prometheus histograms and return the stages over their max.
+
+    ``exemplar``: the turn's trace and span ids (voice_gateway.tracing.turn_trace_ids), kept with
+    each stage's bucket so a slow bucket on a dashboard links to this turn's trace.
+    """
     metrics.TURNS.inc()
     for stage, histogram in metrics.STAGE_HISTOGRAMS.items():
         if stages_ms.get(stage) is not None:
-            histogram.observe(stages_ms[stage] / 1000.0)
+            histogram.observe(stages_ms[stage] / 1000.0, exemplar or None)
     over = budget.over_budget(stages_ms)
     for stage in over:
         metrics.TURNS_OVER_BUDGET.labels(stage=stage).inc()

@@ -26,11 +26,13 @@ import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.transcribe import Segment as WhisperSegment
+from opentelemetry.context import Context
 
 from voice_common.audio import PCM_SAMPLE_WIDTH, pcm16_to_float32, resample, trailing_silence_seconds
 from voice_stt import metrics
 from voice_stt.settings import MODEL_SAMPLE_RATE, STTSettings
 from voice_stt.slots import DecodeSlots, Priority
+from voice_stt.tracing import held_slot, inference
 
 logger = logging.getLogger("voice_stt")
 
@@ -166,18 +168,20 @@ class WhisperEngine:
         language: str | None = None,
         timestamps: bool = False,
         priority: Priority = Priority.LIVE,
+        trace: Context | None = None,
     ) -> Transcript:
-        """Transcribe s16le mono PCM at ``sample_rate``; waits for a slot of ``priority``, never blocks the loop."""
+        """Transcribe s16le mono PCM at ``sample_rate``; waits for a slot of ``priority``, never blocks the loop.
+        With ``trace`` (a flush's span), the slot waits and model runs are spans beneath it."""
         loop = asyncio.get_running_loop()
         language = language or self.settings.language
-        async with self._slots.hold(priority):
-            work = await loop.run_in_executor(self._pool, self._begin, pcm, sample_rate, language, timestamps)
+        async with held_slot(self._slots, priority, trace):
+            work = await inference(trace, loop.run_in_executor(self._pool, self._begin, pcm, sample_rate, language, timestamps))
         if isinstance(work, Transcript):
             return work
         while not work.done:
             # One window per hold: between windows a waiting live decode gets the slot first.
-            async with self._slots.hold(priority):
-                await loop.run_in_executor(self._pool, work.step)
+            async with held_slot(self._slots, priority, trace):
+                await inference(trace, loop.run_in_executor(self._pool, work.step))
         return work.transcript()
 
     # -- worker threads -----------------------------------------------------------------------

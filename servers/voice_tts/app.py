@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, wav_bytes
 from voice_common.ops import add_ops_routes, background_model_lifespan, error_event
 from voice_tts import metrics
@@ -103,7 +104,8 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
             )
             if not isinstance(stream, bool):
                 raise RequestError("invalid_stream", "stream must be true or false", "stream")
-            pieces = engine.stream(text, voice, speed)
+            # Chunk spans under FastAPI's span of this request (which took the caller's traceparent header).
+            pieces = engine.stream(text, voice, speed, trace=tracing.current())
             # The first piece before the status: what fails now gets a 4xx/5xx, not a cut 200.
             first = await anext(pieces)
             metrics.TTFB.labels(endpoint="speech").observe(time.perf_counter() - received_at)

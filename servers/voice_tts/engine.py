@@ -25,7 +25,9 @@ import numpy as np
 import onnxruntime as ort
 from kokoro_onnx import Kokoro
 from kokoro_onnx.chunker import pause_after, split_phonemes
+from opentelemetry.context import Context
 
+from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, float32_to_pcm16
 from voice_tts import metrics
 from voice_tts.chunking import chunk_text
@@ -103,31 +105,45 @@ class KokoroEngine:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def stream(self, text: str, voice: str, speed: float, synthesis: Synthesis | None = None) -> AsyncIterator[bytes]:
+    async def stream(
+        self, text: str, voice: str, speed: float, synthesis: Synthesis | None = None, trace: Context | None = None
+    ) -> AsyncIterator[bytes]:
         """PCM s16le 24 kHz pieces of ``text`` spoken, chunk after chunk, until done or cancelled.
 
         Raises ``unspeakable_input`` (a RequestError) before any audio when no chunk has anything to
         say, and SynthesisError when the phonemizer or the model fails. A consumer that stops
-        iterating (a client disconnect cancels the task) terminates the run in flight.
+        iterating (a client disconnect cancels the task) terminates the run in flight. With
+        ``trace`` (a request's span), each chunk's synthesis is a ``tts.chunk`` span beneath it.
         """
         synthesis = synthesis or Synthesis()
         piece_bytes = int(self.settings.stream_piece_seconds * SAMPLE_RATE) * PCM_SAMPLE_WIDTH
         spoke = False
         metrics.ACTIVE_STREAMS.inc()
         try:
-            for chunk in chunk_text(text, self.settings.first_chunk_max_chars, self.settings.later_chunk_max_chars):
-                # Phonemizing takes milliseconds and espeak-ng runs one text at a time anyway
-                # (kokoro-onnx's lock): it needs no synthesis slot, only to be off the event loop.
-                for phonemes, pause in await asyncio.to_thread(self._phoneme_batches, chunk):
-                    samples = await self._synthesize_in_slot(phonemes, pause, voice, speed, synthesis)
-                    if samples is None:
-                        return
-                    pcm = float32_to_pcm16(samples)
-                    for offset in range(0, len(pcm), piece_bytes):
-                        if synthesis.cancelled:
+            chunks = chunk_text(text, self.settings.first_chunk_max_chars, self.settings.later_chunk_max_chars)
+            for index, chunk in enumerate(chunks):
+                # Each chunk's synthesis (phonemes, slot waits, model calls; not the sending) is a span.
+                span = tracing.start_span("tts.chunk", trace, attributes={"tts.chunk.index": index, "tts.characters": len(chunk)})
+                try:
+                    # Phonemizing takes milliseconds and espeak-ng runs one text at a time anyway
+                    # (kokoro-onnx's lock): it needs no synthesis slot, only to be off the event loop.
+                    batches = await asyncio.to_thread(self._phoneme_batches, chunk)
+                    for number, (phonemes, pause) in enumerate(batches, 1):
+                        in_chunk = tracing.child_context(span)
+                        samples = await self._synthesize_in_slot(phonemes, pause, voice, speed, synthesis, in_chunk)
+                        if samples is None:
                             return
-                        spoke = True
-                        yield pcm[offset : offset + piece_bytes]
+                        if number == len(batches):
+                            tracing.end_span(span, **{"tts.model_calls": number})
+                            span = None
+                        pcm = float32_to_pcm16(samples)
+                        for offset in range(0, len(pcm), piece_bytes):
+                            if synthesis.cancelled:
+                                return
+                            spoke = True
+                            yield pcm[offset : offset + piece_bytes]
+                finally:
+                    tracing.end_span(span, **{"tts.cancelled": synthesis.cancelled or None})
             if not spoke and not synthesis.cancelled:
                 raise unspeakable_input()
         except (asyncio.CancelledError, GeneratorExit):
@@ -137,10 +153,12 @@ class KokoroEngine:
             metrics.ACTIVE_STREAMS.dec()
 
     async def _synthesize_in_slot(
-        self, phonemes: str, pause: float, voice: str, speed: float, synthesis: Synthesis
+        self, phonemes: str, pause: float, voice: str, speed: float, synthesis: Synthesis, trace: Context | None = None
     ) -> np.ndarray | None:
-        """One model call in a worker thread once a slot is free; None when the stream was cancelled."""
+        """One model call in a worker thread once a slot is free; None when the stream was cancelled.
+        With ``trace``, the wait for the slot and the model call are spans beneath it."""
         metrics.QUEUE_DEPTH.inc()
+        waiting = tracing.now() if trace is not None else None
         try:
             await self._slots.acquire()
         finally:
@@ -148,8 +166,14 @@ class KokoroEngine:
         try:
             if synthesis.cancelled:
                 return None
+            if trace is not None:
+                tracing.record_span("tts.slot_wait", trace, waiting, tracing.now())
+            span = tracing.start_span("tts.inference", trace, attributes={"tts.phonemes": len(phonemes)})
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, self._synthesize, phonemes, pause, voice, speed, synthesis)
+            try:
+                return await loop.run_in_executor(self._pool, self._synthesize, phonemes, pause, voice, speed, synthesis)
+            finally:
+                tracing.end_span(span)
         finally:
             self._slots.release()
 

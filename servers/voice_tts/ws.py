@@ -21,7 +21,10 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi import WebSocket, WebSocketDisconnect
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind
 
+from voice_common import tracing
 from voice_common.ops import error_event
 from voice_common.wire import MessageError, parse_json_object
 from voice_tts import metrics
@@ -43,7 +46,9 @@ class Job:
     voice: str
     speed: float
     context_id: str | None
+    trace: Context | None = None  # the gateway's span this synthesis belongs to (its traceparent)
     received_at: float = field(default_factory=time.perf_counter)
+    received_wall: float = field(default_factory=time.time)  # span times are wall-clock
     synthesis: Synthesis = field(default_factory=Synthesis)
 
 
@@ -136,7 +141,8 @@ class SpeechSession:
         except RequestError as exc:
             await self._request_error(exc)
             return
-        await self.jobs.put(Job(text_, voice, speed, message.get("context_id")))
+        parent = tracing.remote_parent(message.get(tracing.TRACEPARENT))
+        await self.jobs.put(Job(text_, voice, speed, message.get("context_id"), parent))
 
     async def _cancel(self) -> None:
         stopped = []
@@ -160,21 +166,37 @@ class SpeechSession:
                 self.current = None
 
     async def _speak(self, job: Job) -> None:
-        first = True
+        # One span per text, from its arrival (so it holds the wait behind this session's earlier
+        # texts) to its last audio; the engine's chunk and slot-wait spans go beneath it.
+        span = tracing.start_span(
+            "tts.synthesize",
+            job.trace,
+            start=job.received_wall,
+            kind=SpanKind.SERVER,
+            attributes={"tts.context_id": job.context_id or "", "tts.characters": len(job.text), "tts.voice": job.voice},
+        )
+        tracing.record_span("tts.session_queue", tracing.child_context(span), job.received_wall, tracing.now())
+        first_audio_s = error = None
         try:
-            async with contextlib.aclosing(self.engine.stream(job.text, job.voice, job.speed, job.synthesis)) as pieces:
+            stream = self.engine.stream(job.text, job.voice, job.speed, job.synthesis, trace=tracing.child_context(span))
+            async with contextlib.aclosing(stream) as pieces:
                 async for piece in pieces:
-                    if first:
-                        metrics.TTFB.labels(endpoint="ws").observe(time.perf_counter() - job.received_at)
-                        first = False
+                    if first_audio_s is None:
+                        first_audio_s = time.perf_counter() - job.received_at
+                        metrics.TTFB.labels(endpoint="ws").observe(first_audio_s)
                     await self.send(piece, job)
         except RequestError as exc:  # unspeakable_input: found by the phonemizer, before any audio
+            error = exc.code
             await self._request_error(exc)
             return
         except SynthesisError as exc:  # one failed text must not end the session
+            error = "synthesis_failed"
             logger.exception("synthesis failed")
             await self._error("synthesis_failed", f"synthesis failed: {exc}")
             return
+        finally:
+            ended = {"tts.first_audio_seconds": first_audio_s, "tts.cancelled": job.synthesis.cancelled, "error.type": error}
+            tracing.end_span(span, **ended)
         await self.send(END_OF_SPEECH, job)  # a cancelled job was acknowledged already
 
     async def _request_error(self, exc: RequestError) -> None:

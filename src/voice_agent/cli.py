@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from voice_agent.client import CALLER_RATE, Caller, Turn
-from voice_agent.observe import prometheus_spec, stack_targets
+from voice_agent.observe import JaegerPorts, jaeger_spec, prometheus_spec, stack_targets, traced
 from voice_agent.processes import ProcessGroup
 from voice_agent.report import turn_table, turns_json
 from voice_agent.stack import StackPorts, default_models_dir, stack_specs
@@ -69,6 +69,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         print("starting STT, TTS, LLM and gateway (first start loads the models)...", flush=True)
         specs = stack_specs(default_models_dir(), ports)
         if args.observe:
+            jaeger = JaegerPorts.free(query=args.jaeger_port)  # first: the stack's spans go to it from the start
+            specs = [jaeger_spec(jaeger), *traced(specs, jaeger.otlp_endpoint)]
             specs.append(prometheus_spec(OBSERVE_DIR, stack_targets(ports), args.prometheus_port))
         group.start(specs)
         for name, proc in group.running.items():
@@ -77,6 +79,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         if args.observe:
             print(f"metrics: http://127.0.0.1:{args.prometheus_port}/graph  (config and data: {OBSERVE_DIR}; "
                   "dashboards: docs/observability.md)")
+            print(f"traces:  http://127.0.0.1:{args.jaeger_port}/api/traces?service=voice-gateway  (Jaeger's API; "
+                  "in memory, one trace per call)")
         print("Ctrl-C stops everything.", flush=True)
         _wait_for_ctrl_c()
         print("stopping...")
@@ -112,8 +116,12 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--tts-port", type=int, default=defaults.tts)
     up.add_argument("--llm-port", type=int, default=defaults.llm)
     up.add_argument("--gateway-port", type=int, default=defaults.gateway)
-    up.add_argument("--observe", action="store_true", help="also run Prometheus scraping the stack (make prometheus)")
+    up.add_argument(
+        "--observe", action="store_true",
+        help="also run Prometheus scraping the stack and Jaeger receiving its spans (make prometheus jaeger)",
+    )
     up.add_argument("--prometheus-port", type=int, default=9191)
+    up.add_argument("--jaeger-port", type=int, default=16686, help="Jaeger's query API with --observe (make jaeger)")
     up.set_defaults(func=cmd_up)
 
     talk_cmd = commands.add_parser("talk", help="stream WAV files to a gateway and print each turn against the budget")

@@ -1,7 +1,7 @@
 """Operational endpoints every service of the stack exposes the same way.
 
 ``/health`` says the process is alive (liveness), ``/ready`` says it can serve (readiness:
-model loaded and warmed up, or upstreams reachable), ``/metrics`` is Prometheus text.
+model loaded and warmed up, or upstreams reachable), ``/metrics`` is Prometheus text (OpenMetrics when asked).
 Kubernetes probes and the local stack runner rely on these exact semantics.
 """
 
@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict]]]
 
@@ -42,8 +43,11 @@ def add_ops_routes(app: FastAPI, readiness: ReadinessCheck, registry: CollectorR
         return JSONResponse({"ready": is_ready, **detail}, status_code=200 if is_ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        # OpenMetrics when the scraper asks for it (Prometheus does): the only format that carries
+        # the histograms' exemplars (trace ids); the classic text format otherwise.
+        encode, content_type = choose_encoder(request.headers.get("accept"))
+        return Response(encode(registry), media_type=content_type)
 
 
 def error_event(code: str, message: str, **extra: object) -> dict:
