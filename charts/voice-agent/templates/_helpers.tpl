@@ -148,7 +148,7 @@ resources:
 {{/*
 Probes (dict port, startupPath, readyPath, livePath, probes): the startup probe holds the
 others back for as long as model loading may take; readiness then gates traffic, liveness restarts.
-An empty path probes the TCP port instead (for servers whose HTTP endpoints queue behind work).
+An empty path probes the TCP port instead.
 */}}
 {{- define "voice-agent.probeAction" -}}
 {{- if .path }}httpGet: {path: {{ .path }}, port: {{ .port }}}{{ else }}tcpSocket: {port: {{ .port }}}{{ end }}
