@@ -207,3 +207,13 @@ def test_a_pdb_that_would_block_every_node_drain_is_refused():
     stderr = render_error("cpu", values={"stt.pdb.enabled": True})  # one STT replica, minAvailable 1
     assert "stt.pdb.minAvailable" in stderr and "drained" in stderr, stderr
     assert render("cpu", values={"stt.pdb.enabled": True, "stt.replicaCount": 2}).kinds("PodDisruptionBudget")
+
+
+def test_an_autoscaled_component_is_judged_by_its_fewest_replicas():
+    """The autoscaler may go down to its minimum: replicaCount (ignored then) says nothing."""
+    stderr = render_error("production", values={"gateway.autoscaling.minReplicas": 1, "gateway.replicaCount": 3})
+    assert "gateway.pdb.minAvailable" in stderr and "(1)" in stderr, stderr
+    keda = {"gateway.autoscaling.enabled": False, "gateway.keda.enabled": True, "gateway.replicaCount": 1}
+    assert render("production", values=keda).component("PodDisruptionBudget", "gateway")["spec"]["minAvailable"] == 1
+    stderr = render_error("production", values={**keda, "gateway.keda.minReplicas": 1, "gateway.replicaCount": 3})
+    assert "gateway.pdb.minAvailable" in stderr, stderr
