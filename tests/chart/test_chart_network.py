@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from chart_support import COMPONENTS, MODEL_COMPONENTS, REPO, env_of, render, render_error, selector_matches
@@ -153,6 +154,16 @@ def test_gateway_hpa_scales_on_a_metric_the_gateway_exports():
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 20)
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
     assert "replicas" not in manifest.deployment("gateway")["spec"], "the HPA owns the replica count"
+
+
+@pytest.mark.parametrize("component", MODEL_COMPONENTS)
+def test_an_autoscaled_model_server_leaves_its_count_to_the_hpa(component):
+    """A fixed replicas field would reset the HPA's count on every `helm upgrade`."""
+    manifest = render("cpu", values={f"{component}.autoscaling.enabled": True, f"{component}.replicaCount": 3})
+    hpa = manifest.component("HorizontalPodAutoscaler", component)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == manifest.deployment(component)["metadata"]["name"]
+    assert "replicas" not in manifest.deployment(component)["spec"]
+    assert render("cpu").deployment(component)["spec"]["replicas"] == 1
 
 
 def test_keda_scaled_object_queries_the_gateway_metric():
