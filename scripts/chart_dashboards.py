@@ -7,8 +7,12 @@ The per-stage panels draw ``src/voice_common/budget.json`` as thresholds (amber 
 band, red above the hard maximum) and query the histograms the gateway registers for each stage
 (``voice_gateway.metrics.STAGE_HISTOGRAMS``). Panels for the STT and TTS servers are made from
 their own registries (``voice_stt.metrics``/``voice_tts.metrics``) when those modules exist.
-vLLM and DCGM exporter metrics come from outside this repository and are listed in
-``EXTERNAL_METRICS``; tests/chart checks every query against these sources.
+vLLM, DCGM exporter and kube-state-metrics series come from outside this repository and are
+listed in ``EXTERNAL_METRICS``; tests/chart checks every query against these sources.
+
+The latency panels ask Grafana for exemplars: each observation of the gateway's stage histograms
+carries its turn's trace id (``trace_id``), and a Prometheus data source whose exemplar link points
+at the ``$traces`` data source (Jaeger) opens that turn's trace (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
 
 from generated_files import write_or_check
 from voice_common.budget import load_budget
@@ -28,16 +33,23 @@ from voice_gateway import metrics as gateway_metrics
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "charts" / "voice-agent" / "dashboards"
 
-# Exported by other programs (vLLM's OpenAI server, NVIDIA's DCGM exporter), not by our code.
+# Exported by other programs (vLLM's OpenAI server, NVIDIA's DCGM exporter, kube-state-metrics), not by our code.
 EXTERNAL_METRICS = {
     "vllm:time_to_first_token_seconds_bucket",
     "vllm:e2e_request_latency_seconds_bucket",
     "vllm:num_requests_running",
     "vllm:num_requests_waiting",
     "vllm:kv_cache_usage_perc",
-    "DCGM_FI_DEV_GPU_UTIL",
+    # The graphics engine's active share: reported per MIG slice too (GPU_I_ID), where
+    # DCGM_FI_DEV_GPU_UTIL is not; a profiling field, in the DCGM exporter's default set.
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
     "DCGM_FI_DEV_FB_USED",
     "DCGM_FI_DEV_FB_FREE",
+    "kube_horizontalpodautoscaler_status_current_replicas",
+    "kube_horizontalpodautoscaler_status_desired_replicas",
+    "kube_horizontalpodautoscaler_spec_max_replicas",
+    "kube_pod_container_status_restarts_total",
+    "kube_pod_container_status_last_terminated_reason",
 }
 # Our model servers' registries, by metric prefix (imported when the module exists).
 SERVER_METRIC_MODULES = {"stt": "voice_stt.metrics", "tts": "voice_tts.metrics"}
@@ -96,8 +108,22 @@ class Layout:
         return panel
 
 
-def target(expr: str, legend: str, ref: str) -> dict:
-    return {"datasource": {"type": "prometheus", "uid": "${datasource}"}, "expr": expr, "legendFormat": legend, "refId": ref}
+def server_label_names(prefix: str) -> dict[str, tuple[str, ...]]:
+    """Metric name -> its label names, for a model server's metrics module (empty if it does not exist)."""
+    try:
+        module = importlib.import_module(SERVER_METRIC_MODULES[prefix])
+    except ModuleNotFoundError:
+        return {}
+    metrics = [value for value in vars(module).values() if isinstance(value, MetricWrapperBase)]
+    return {metric._name: tuple(metric._labelnames) for metric in metrics}  # prometheus_client keeps them there
+
+
+def target(expr: str, legend: str, ref: str, exemplar: bool = False) -> dict:
+    """A Prometheus query; ``exemplar``: Grafana also fetches its exemplars (trace ids) and draws them."""
+    return {
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "expr": expr, "legendFormat": legend, "refId": ref, **({"exemplar": True} if exemplar else {}),
+    }
 
 
 def panel(kind: str, title: str, targets: list[dict], unit: str, description: str = "", thresholds=None, **options) -> dict:
@@ -131,7 +157,23 @@ def quantile(q: float, metric: str, by: str = "le") -> str:
     return f"histogram_quantile({q}, sum by ({by}) (rate({metric}_bucket{SEL}{RATE})))"
 
 
-def dashboard(uid: str, title: str, description: str, panels: list[dict], variables: list[dict]) -> dict:
+def traces_variable() -> dict:
+    """The trace back end the exemplars link to (Jaeger here; set it as the Prometheus data source's
+    exemplar link, docs/observability.md), also the target of the dashboard's Traces link."""
+    return {"name": "traces", "label": "Trace data source", "type": "datasource", "query": "jaeger", "current": {}, "hide": 0}
+
+
+TRACES_LINK = {
+    "title": "Traces (Explore)", "type": "link", "icon": "external link", "targetBlank": True,
+    "tooltip": "The turns' traces in the trace data source ($traces)",
+    "url": '/explore?left={"datasource":"${traces}","queries":[{"refId":"A","queryType":"search","service":"voice-gateway"}]}',
+    "includeVars": False, "keepTime": True,
+}
+
+
+def dashboard(
+    uid: str, title: str, description: str, panels: list[dict], variables: list[dict], links: list[dict] = ()
+) -> dict:
     return {
         "uid": uid,
         "title": title,
@@ -149,6 +191,7 @@ def dashboard(uid: str, title: str, description: str, panels: list[dict], variab
             *variables,
         ]},
         "panels": panels,
+        "links": list(links),
         "version": 1,
     }
 
@@ -172,10 +215,11 @@ def latency_dashboard() -> dict:
         name, b = histogram.describe()[0].name, budget[stage]  # the registered name, not a second copy
         panels.append(layout.place(panel(
             "timeseries", f"{b.label}: p50 / p95",
-            [target(quantile(0.5, name), "p50", "A"), target(quantile(0.95, name), "p95", "B")],
+            [target(quantile(0.5, name), "p50", "A", exemplar=True), target(quantile(0.95, name), "p95", "B")],
             "s",
             description=f"Budget: target {b.target_min_ms:g}-{b.target_max_ms:g} ms, max {b.max_ms:g} ms "
-                        f"(amber above the target band, red above the max; src/voice_common/budget.json).",
+                        f"(amber above the target band, red above the max; src/voice_common/budget.json). "
+                        f"Dots are single turns (exemplars): hover one for its trace id, click through to the trace.",
             thresholds=budget_steps(stage),
             legend={"displayMode": "list", "placement": "bottom"},
         ), 12, 8))
@@ -204,7 +248,20 @@ def latency_dashboard() -> dict:
             [target(f"sum by (pod) (voice_active_sessions{SEL})", "{{pod}}", "A"),
              target(f"sum(voice_active_sessions{SEL})", "total", "B")],
             "short", description="Live calls per gateway pod (the HPA/KEDA scaling signal).",
-        ), 8, 8),
+        ), 12, 8),
+        layout.place(panel(
+            "timeseries", "Gateway replicas against live calls",
+            [target(f"sum(voice_active_sessions{SEL})", "live calls", "A"),
+             target(f"sum by (horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_current_replicas{SEL})",
+                    "{{horizontalpodautoscaler}}: replicas", "B"),
+             target(f"sum by (horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_desired_replicas{SEL})",
+                    "{{horizontalpodautoscaler}}: desired", "C"),
+             target(f"sum by (horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_max_replicas{SEL})",
+                    "{{horizontalpodautoscaler}}: max", "D")],
+            "short",
+            description="The autoscalers (HPA, or KEDA's keda-hpa-*) against the calls they scale on: desired above "
+                        "replicas means pods are starting; replicas at max while calls rise means callers will be refused.",
+        ), 12, 8),
         layout.place(panel(
             "timeseries", "Sessions accepted / refused per minute",
             [target(f"sum(rate(voice_sessions_total{SEL}{RATE})) * 60", "accepted", "A"),
@@ -212,14 +269,21 @@ def latency_dashboard() -> dict:
             "short",
         ), 8, 8),
         layout.place(panel(
-            "timeseries", "Upstream errors per minute",
+            "timeseries", "Upstream errors per minute, by code",
             [target(f"sum by (service, code) (rate(voice_upstream_errors_total{SEL}{RATE})) * 60", "{{service}} {{code}}", "A")],
-            "short", description="Errors talking to STT, LLM and TTS, by error code.",
+            "short", description="Errors talking to STT, LLM and TTS, by error code (the error events callers got).",
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "Caller errors per minute, by code",
+            [target(f"sum by (code) (rate(voice_client_errors_total{SEL}{RATE})) * 60", "{{code}}", "A")],
+            "short",
+            description="Malformed input from callers (bad JSON, odd-sized or oversized audio frames, a wrong sample "
+                        "rate), by the error event's code: a client bug, not the stack's.",
         ), 8, 8),
     ]
     return dashboard("voice-agent-latency", "Voice agent: latency budget",
                      "Per-turn latency of the voice pipeline against the budget in budget.json.",
-                     panels, [namespace_variable("voice_active_sessions")])
+                     panels, [namespace_variable("voice_active_sessions"), traces_variable()], [TRACES_LINK])
 
 
 def server_panels(layout: Layout, prefix: str) -> Iterator[dict]:
@@ -227,6 +291,7 @@ def server_panels(layout: Layout, prefix: str) -> Iterator[dict]:
     registry = server_registry(prefix)
     if registry is None:
         return
+    labels = server_label_names(prefix)
     yield layout.row(f"{prefix.upper()} server")
     for family in sorted(registry.collect(), key=lambda f: f.name):
         if not family.name.startswith(f"{prefix}_"):
@@ -236,7 +301,12 @@ def server_panels(layout: Layout, prefix: str) -> Iterator[dict]:
             targets = [target(quantile(0.5, family.name), "p50", "A"), target(quantile(0.95, family.name), "p95", "B")]
             unit = "s" if family.name.endswith("_seconds") else "short"
         elif family.type == "counter":
-            targets = [target(f"sum(rate({family.name}_total{SEL}{RATE})) * 60", "per minute", "A")]
+            by = ", ".join(labels.get(family.name, ()) or labels.get(family.name + "_total", ()))
+            if by:  # split by its labels (errors by code): one line per value
+                legend = " ".join("{{" + label + "}}" for label in by.split(", "))
+                targets = [target(f"sum by ({by}) (rate({family.name}_total{SEL}{RATE})) * 60", f"{legend} per minute", "A")]
+            else:
+                targets = [target(f"sum(rate({family.name}_total{SEL}{RATE})) * 60", "per minute", "A")]
             unit = "short"
         else:
             targets = [target(f"sum by (pod) ({family.name}{SEL})", "{{pod}}", "A")]
@@ -286,9 +356,12 @@ def servers_dashboard() -> dict:
     panels += [
         layout.row("GPUs (NVIDIA DCGM exporter, where it runs)"),
         layout.place(panel(
-            "timeseries", "GPU utilisation by pod",
-            [target(f"avg by (exported_pod, gpu) (DCGM_FI_DEV_GPU_UTIL{dcgm})", "{{exported_pod}} gpu{{gpu}}", "A")],
-            "percent",
+            "timeseries", "GPU graphics engine active by pod (whole GPUs and MIG slices)",
+            [target(f"avg by (exported_pod, gpu, GPU_I_PROFILE, GPU_I_ID) (DCGM_FI_PROF_GR_ENGINE_ACTIVE{dcgm})",
+                    "{{exported_pod}} gpu{{gpu}} {{GPU_I_PROFILE}}", "A")],
+            "percentunit",
+            description="Share of time the GPU's (or the MIG slice's) graphics engine was busy. DCGM_FI_DEV_GPU_UTIL is "
+                        "not reported for MIG slices, so it is not used; a MIG slice's line names its profile (e.g. 1g.18gb).",
         ), 12, 8),
         layout.place(panel(
             "timeseries", "GPU memory used by pod",
@@ -297,6 +370,17 @@ def servers_dashboard() -> dict:
                     "{{exported_pod}}", "A")],
             "percentunit",
         ), 12, 8),
+        layout.row("Pods (kube-state-metrics)"),
+        layout.place(panel(
+            "timeseries", "Container restarts and OOM kills",
+            [target(f"sum by (pod, container) (increase(kube_pod_container_status_restarts_total{SEL}{RATE}))",
+                    "{{pod}}/{{container}} restarts", "A"),
+             target('sum by (pod, container) (kube_pod_container_status_last_terminated_reason{namespace=~"$namespace", '
+                    'reason="OOMKilled"})', "{{pod}}/{{container}} last ended OOMKilled", "B")],
+            "short",
+            description="Restarts per interval by container, and the containers whose last end was an OOM kill "
+                        "(raise that container's memory limit: a model server that outgrew it restarts in a loop).",
+        ), 24, 8),
     ]
     return dashboard("voice-agent-servers", "Voice agent: model servers and GPUs",
                      "vLLM's own metrics, the STT/TTS servers' metrics and GPU use (DCGM exporter).",

@@ -160,3 +160,34 @@ def test_server_metrics_modules_load_when_present():
     for prefix, module in chart_dashboards.SERVER_METRIC_MODULES.items():
         if importlib.util.find_spec(module.split(".")[0]) and importlib.util.find_spec(module):
             assert chart_dashboards.server_registry(prefix) is not None
+
+
+def test_latency_panels_show_exemplars_that_link_to_the_trace_data_source():
+    """Each stage panel fetches its histogram's exemplars (the turns' trace ids); the trace back end is a variable."""
+    board = DASHBOARDS["voice-agent-latency.json"]
+    for histogram in gateway_metrics.STAGE_HISTOGRAMS.values():
+        bucket = histogram.describe()[0].name + "_bucket"
+        targets = [t for p in panels(board) for t in p.get("targets", []) if bucket in t["expr"]]
+        assert any(t.get("exemplar") for t in targets), bucket
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["traces"]["type"] == "datasource" and variables["traces"]["query"] == "jaeger"
+    assert any("${traces}" in link["url"] for link in board["links"])
+
+
+def test_the_gpu_panel_works_on_mig_slices():
+    """DCGM_FI_DEV_GPU_UTIL is not reported for MIG slices: the engine-activity profiling field is, per slice."""
+    queried = {m for _, e in exprs(DASHBOARDS["voice-agent-servers.json"]) for m in metric_names(e)}
+    assert "DCGM_FI_PROF_GR_ENGINE_ACTIVE" in queried and "DCGM_FI_DEV_GPU_UTIL" not in queried
+    gpu = next(e for _, e in exprs(DASHBOARDS["voice-agent-servers.json"]) if "DCGM_FI_PROF_GR_ENGINE_ACTIVE" in e)
+    assert "GPU_I_ID" in gpu, "one line per MIG slice, not their average"
+
+
+def test_error_panels_are_split_by_code_and_the_cluster_panels_are_there():
+    for name, board in DASHBOARDS.items():
+        for title, expr in exprs(board):
+            if re.search(r"(errors|rejected)_total", expr):
+                assert re.search(r"by \([^)]*\b(code|reason)\b", expr), f"{name}: {title} is not split by code: {expr}"
+    latency = {m for _, e in exprs(DASHBOARDS["voice-agent-latency.json"]) for m in metric_names(e)}
+    assert {"voice_client_errors_total", "kube_horizontalpodautoscaler_status_current_replicas"} <= latency
+    servers = {m for _, e in exprs(DASHBOARDS["voice-agent-servers.json"]) for m in metric_names(e)}
+    assert {"kube_pod_container_status_restarts_total", "kube_pod_container_status_last_terminated_reason"} <= servers

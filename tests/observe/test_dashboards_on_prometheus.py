@@ -41,7 +41,13 @@ UNFILLABLE_HERE = {
 }
 QUESTIONS = ("What is the capital of France?", "And what is the capital of Italy?")
 # What the fixture's faults count, and which dashboard panels must show them.
-ERROR_SERIES = ("voice_sessions_rejected_total", "voice_upstream_errors_total", "stt_errors_total", "tts_errors_total")
+ERROR_SERIES = (
+    "voice_sessions_rejected_total",
+    "voice_upstream_errors_total",
+    "voice_client_errors_total",
+    "stt_errors_total",
+    "tts_errors_total",
+)
 # Grafana: $__rate_interval = max($__interval + scrape interval, 4 * scrape interval), with the
 # data source's scrape interval set to this Prometheus' (1 s) and a step of 2 s.
 STEP_S = 2 * SCRAPE_S
@@ -112,9 +118,15 @@ def observed(local_stack, prometheus_for, speech) -> Observed:
 
 
 async def _faults(local_stack, stt_down, speech) -> None:
-    """One of each error the dashboards split out: a refused call, an upstream error, a bad request to each server."""
+    """One of each error the dashboards split out: a refused call, a malformed client frame, an upstream error, a bad
+    request to each server."""
     async with websockets.connect(local_stack.gateway_ws + "?format=mp3") as refused:  # voice_sessions_rejected_total
         assert json.loads(await refused.recv())["code"] == "unknown_format"
+    async with websockets.connect(local_stack.gateway_ws) as caller:  # voice_client_errors_total{code="invalid_json"}
+        await caller.send("hello?")  # text frames are JSON control messages
+        while (event := json.loads(await caller.recv()))["type"] != "error":
+            pass
+        assert event["code"] == "invalid_json", event
     async with Caller(f"ws://127.0.0.1:{stt_down.spec.port}/ws") as call:  # voice_upstream_errors_total{service="stt"}
         await call.silence(0.3)
         talking = asyncio.create_task(call.stream(speech("Is anybody there?") + bytes(32000)))
