@@ -23,17 +23,14 @@ import contextlib
 import random
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import machine_description, percentile
-from support import LOG_DIR, MODELS_DIR, free_port, spoken
 from voice_agent.client import CALLER_RATE, Caller
 from voice_agent.processes import ProcessGroup
 from voice_agent.stack import StackPorts, stack_specs
 from voice_common.audio import leading_silence_seconds
+from voice_testkit.machine import machine_description, percentile
+from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
+from voice_testkit.speech import spoken
 
 LONG_ANSWERS = [
     "Please tell me a long story about a dragon and a knight.",

@@ -37,15 +37,12 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import machine_description, percentile
-from support import LOG_DIR, MODELS_DIR, free_port
 from voice_agent.processes import ServiceProcess, start_ready
 from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
 from voice_common.models import LLM_GGUF_NAME
 from voice_gateway.settings import GatewaySettings
+from voice_testkit.machine import machine_description, percentile
+from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
 
 # Question -> regex its reply must match (case-insensitive). Answers any decent small model knows.
 FACTS: list[tuple[str, str]] = [

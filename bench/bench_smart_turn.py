@@ -12,18 +12,13 @@ time. Not a test: it asserts nothing.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import machine_description, percentile
-from support import spoken
 from voice_common.audio import pcm16_to_float32
+from voice_testkit.machine import machine_description, percentile
+from voice_testkit.speech import spoken
 
 COMPLETE = [
     "What is the capital of France?",

@@ -14,19 +14,16 @@ import asyncio
 import contextlib
 import dataclasses
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import machine_description, percentile
-from support import LOG_DIR, MODELS_DIR, free_port, spoken
 from voice_agent.client import Caller, budget_rows
 from voice_agent.processes import ProcessGroup
 from voice_agent.stack import StackPorts, stack_specs
 from voice_common.budget import load_budget
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.tts import TTS_SAMPLE_RATE
+from voice_testkit.machine import machine_description, percentile
+from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
+from voice_testkit.speech import spoken
 
 QUESTIONS = [
     "What is the capital of France?",

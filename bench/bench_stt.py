@@ -24,19 +24,15 @@ import asyncio
 import json
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import websockets
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import machine_description, percentile
-from support import spoken, start_service
 from voice_agent.processes import ServiceProcess
+from voice_testkit.machine import machine_description, percentile
+from voice_testkit.services import start_service
+from voice_testkit.speech import spoken
 
 SAMPLE_RATE = 16000
 FRAME_BYTES = 640  # 20 ms, what the gateway sends

@@ -27,7 +27,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -37,14 +36,11 @@ from pathlib import Path
 import httpx
 import websockets
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import machine_description, percentile
-from stt.stt_helpers import CAPITAL, CAPITAL_WORDS, long_speech, words
-from support import spoken, start_service
 from voice_agent.processes import ServiceProcess
 from voice_common.audio import wav_bytes
+from voice_testkit.machine import machine_description, percentile
+from voice_testkit.services import start_service
+from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, long_speech, spoken, words
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UPLOAD_SECONDS = 124  # the probe's files

@@ -35,13 +35,10 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from kokoro_onnx import Kokoro
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import machine_description, percentile
-from support import LOG_DIR, MODELS_DIR, free_port, start_service
 from voice_agent.processes import ServiceProcess, ServiceSpec, start_ready
 from voice_common.audio import float32_to_pcm16
+from voice_testkit.machine import machine_description, percentile
+from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port, start_service
 from voice_tts.engine import SAMPLE_RATE
 from voice_tts.settings import TTSSettings
 

@@ -23,9 +23,8 @@ from loadtest.report import ms_text, write_report
 from loadtest.settings import LoadtestSettings
 from loadtest.speech import write_speech_pcm
 from loadtest.warmup import warm_up
-from voice_agent.cli import LOG_DIR
 from voice_agent.processes import ProcessGroup
-from voice_agent.stack import StackPorts, default_models_dir, stack_specs
+from voice_agent.stack import LOG_DIR, StackPorts, default_models_dir, stack_specs
 from voice_common.budget import load_budget
 
 ENGINES = {"k6": run_k6, "locust": run_locust}

@@ -14,10 +14,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers or in CI
 import matplotlib.pyplot as plt
 
-from bench.machine import machine_description
 from loadtest.ramp import Ramp, capacity
 from loadtest.settings import LoadtestSettings
 from voice_common.budget import Budget
+from voice_testkit.machine import machine_description
 
 GATEWAY_STAGES = ("stt", "llm_ttft", "tts_ttfb", "mouth_to_ear")
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from voice_agent.cli import caller_pcm
-from voice_agent.client import CALLER_RATE
+from voice_agent.client import CALLER_RATE, caller_pcm
 from voice_common.audio import PCM_SAMPLE_WIDTH, trailing_silence_seconds
 
 

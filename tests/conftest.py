@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from support import LOG_DIR, MODELS_DIR, free_port, spoken, start_service
 from voice_agent.processes import ProcessGroup, ServiceProcess
 from voice_agent.stack import StackPorts, stack_specs
+from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port, start_service
+from voice_testkit.speech import spoken
 
 
 @pytest.fixture(scope="session")

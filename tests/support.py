@@ -3,58 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
 import time
-from functools import lru_cache
-from pathlib import Path
 
 import httpx
-
-from voice_agent.processes import ServiceProcess, ServiceSpec, python_module, start_ready
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MODELS_DIR = Path(os.environ.get("VOICE_MODELS_DIR", REPO_ROOT / "models"))
-LOG_DIR = REPO_ROOT / ".cache" / "test-logs"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_service(
-    name: str, module: str, env: dict[str, str], ready_timeout_s: float = 180.0, ready_path: str = "/ready"
-) -> ServiceProcess:
-    """Launch ``python -m module`` with ``env`` on a free port and wait until ``ready_path`` answers 200."""
-    port = free_port()
-    prefix = name.upper()
-    spec = ServiceSpec(
-        name=f"{name}-{port}",
-        argv=python_module(module),
-        port=port,
-        ready_path=ready_path,
-        env={f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port), "VOICE_MODELS_DIR": str(MODELS_DIR), **env},
-    )
-    return start_ready(spec, LOG_DIR, ready_timeout_s)
-
-
-@lru_cache(maxsize=32)
-def _kokoro():
-    from kokoro_onnx import Kokoro
-
-    return Kokoro(str(MODELS_DIR / "kokoro" / "kokoro-v1.0.int8.onnx"), str(MODELS_DIR / "kokoro" / "voices-v1.0.bin"))
-
-
-@lru_cache(maxsize=64)
-def spoken(text: str, sample_rate: int = 16000, voice: str = "am_michael") -> bytes:
-    """``text`` spoken by Kokoro (a different voice from the bot's), as s16le mono PCM at ``sample_rate``."""
-    from voice_common.audio import float32_to_pcm16, resample
-
-    samples, rate = _kokoro().create(text, voice=voice, speed=1.0, lang="en-us")
-    return float32_to_pcm16(resample(samples, rate, sample_rate))
 
 
 async def health_times_while(client: httpx.AsyncClient, work: asyncio.Future, interval_s: float = 0.05) -> list[float]:

@@ -10,40 +10,28 @@ import sys
 import threading
 from pathlib import Path
 
-from voice_agent.client import CALLER_RATE, Caller, Turn
+from voice_agent.client import Turn, caller_pcm, converse
 from voice_agent.observe import JaegerPorts, jaeger_spec, prometheus_spec, stack_targets, traced
 from voice_agent.processes import ProcessGroup
 from voice_agent.report import turn_table, turns_json
-from voice_agent.stack import StackPorts, default_models_dir, stack_specs
-from voice_common.audio import float32_to_pcm16, pcm16_to_float32, read_wav, resample, write_wav
+from voice_agent.stack import LOG_DIR, StackPorts, default_models_dir, stack_specs
+from voice_common.audio import write_wav
 from voice_common.budget import load_budget
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 DEMO_UTTERANCES = [SAMPLES_DIR / "capital-of-france.wav", SAMPLES_DIR / "tell-me-more.wav"]
-LOG_DIR = Path(".cache/logs")
 OBSERVE_DIR = Path(".cache/observe")
 
 
-def caller_pcm(path: Path) -> bytes:
-    """A WAV as the gateway wants it: 16 kHz mono s16le (other rates are resampled here)."""
-    pcm, rate = read_wav(path)
-    if rate == CALLER_RATE:
-        return pcm
-    return float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, CALLER_RATE))
-
-
 async def talk(url: str, wavs: list[Path], out: Path | None, timeout: float) -> list[Turn]:
-    async with Caller(url) as call:
-        if call.conversation.errors:
-            raise SystemExit(f"gateway refused the call: {call.conversation.errors[0]}")
-        await call.silence(0.5)  # let VAD settle on the line's noise floor, as a real call would
-        for wav in wavs:
-            await call.say_and_listen(caller_pcm(wav), timeout=timeout)
-        for error in call.conversation.errors:
-            print(f"error from gateway: {error}", file=sys.stderr)
-        if out is not None:
-            write_wav(out, call.conversation.reply_pcm(), 24000)
-        return call.conversation.turns
+    conversation = await converse(url, [caller_pcm(wav) for wav in wavs], timeout)
+    if conversation.errors and not conversation.turns:
+        raise SystemExit(f"gateway refused the call: {conversation.errors[0]}")
+    for error in conversation.errors:
+        print(f"error from gateway: {error}", file=sys.stderr)
+    if out is not None:
+        write_wav(out, conversation.reply_pcm(), 24000)
+    return conversation.turns
 
 
 def print_report(turns: list[Turn], as_json: bool) -> None:

@@ -15,15 +15,31 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
 
-from voice_common.audio import PCM_SAMPLE_WIDTH, trailing_silence_seconds
+from voice_common.audio import (
+    PCM_SAMPLE_WIDTH,
+    float32_to_pcm16,
+    pcm16_to_float32,
+    read_wav,
+    resample,
+    trailing_silence_seconds,
+)
 
 CALLER_RATE = 16000
 FRAME_MS = 20
 FRAME_BYTES = CALLER_RATE * FRAME_MS // 1000 * PCM_SAMPLE_WIDTH
 SILENCE_FRAME = bytes(FRAME_BYTES)
+
+
+def caller_pcm(path: Path) -> bytes:
+    """A WAV as the gateway wants it: 16 kHz mono s16le (other rates are resampled here)."""
+    pcm, rate = read_wav(path)
+    if rate == CALLER_RATE:
+        return pcm
+    return float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, CALLER_RATE))
 
 
 def paced_frames(pcm: bytes) -> Iterator[tuple[bytes, float]]:
@@ -236,3 +252,14 @@ def budget_rows(turn: Turn) -> list[tuple[str, float | None]]:
         ("network", network),
         ("mouth_to_ear", client_m2e if client_m2e is not None else server_m2e),
     ]
+
+
+async def converse(url: str, utterances: list[bytes], timeout: float) -> Conversation:
+    """One call as ``voice-agent talk`` makes it: settle, then say each utterance and wait for its
+    reply. A call the gateway refused ends at once, with its error and no turns."""
+    async with Caller(url) as call:
+        if not call.conversation.errors:
+            await call.silence(0.5)  # let VAD settle on the line's noise floor, as a real call would
+            for pcm in utterances:
+                await call.say_and_listen(pcm, timeout=timeout)
+        return call.conversation

@@ -14,6 +14,7 @@ from voice_agent.processes import ServiceSpec, python_module
 from voice_common.models import LLM_GGUF_NAME
 
 LLM_MODEL_ALIAS = "voice-llm"
+LOG_DIR = Path(".cache/logs")  # the local stack's server logs, one file per server
 
 
 @dataclass(frozen=True)

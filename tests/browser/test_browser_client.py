@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
-from support import REPO_ROOT
 from voice_common.audio import read_wav, write_wav
 from voice_common.budget import load_budget
+from voice_testkit.services import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
 import pytest
 import yaml
 
+import chart_alerts  # the generator, from scripts/ (on pytest's pythonpath)
 from chart_support import NAMESPACE, RELEASE, REPO, render, render_error
 from voice_agent.observe import PROMTOOL
 from voice_common.budget import load_budget
 from voice_gateway import metrics as gateway_metrics
-
-sys.path.insert(0, str(REPO / "scripts"))
-import chart_alerts  # the generator, from scripts/
 
 FULLNAME = f"{RELEASE}-voice-agent"
 GATEWAY = {"namespace": NAMESPACE, "job": f"{FULLNAME}-gateway"}

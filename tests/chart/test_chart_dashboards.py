@@ -5,17 +5,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from chart_support import CHART, REPO, render
+import chart_dashboards  # the generator, from scripts/ (on pytest's pythonpath)
+from chart_support import CHART, render
 from voice_common.budget import load_budget
 from voice_gateway import metrics as gateway_metrics
-
-sys.path.insert(0, str(REPO / "scripts"))
-import chart_dashboards  # the generator, from scripts/
 
 DASHBOARDS = {p.name: json.loads(p.read_text()) for p in sorted((CHART / "dashboards").glob("*.json"))}
 PROMQL_WORDS = {

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from chart_support import render
-from support import LOG_DIR, MODELS_DIR, free_port
 from voice_agent.processes import ServiceProcess, ServiceSpec, python_module
 from voice_common.models import LLM_GGUF_NAME
+from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
 
 pytestmark = pytest.mark.slow
 

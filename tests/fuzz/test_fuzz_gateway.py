@@ -29,9 +29,9 @@ from fuzz_support import (
     receive_for,
     send_all,
 )
-from support import start_service
 from voice_agent.stack import LLM_MODEL_ALIAS
 from voice_gateway.settings import GatewaySettings
+from voice_testkit.services import start_service
 
 pytestmark = pytest.mark.slow
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from support import start_service
 from voice_agent.processes import ServiceProcess
 from voice_agent.stack import LLM_MODEL_ALIAS
+from voice_testkit.services import start_service
 
 
 @pytest.fixture

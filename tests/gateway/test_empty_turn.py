@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support import start_service
 from voice_agent.client import Caller
+from voice_testkit.services import start_service
 
 pytestmark = pytest.mark.slow
 

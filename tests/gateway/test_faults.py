@@ -12,10 +12,11 @@ import httpx
 import pytest
 import websockets
 
-from support import LOG_DIR, async_get, established_connections_to, free_port, start_service
+from support import async_get, established_connections_to
 from voice_agent.client import Caller
 from voice_agent.processes import ServiceProcess
 from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
+from voice_testkit.services import LOG_DIR, free_port, start_service
 
 pytestmark = pytest.mark.slow
 

@@ -12,11 +12,11 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pipecat.utils.tracing.setup import setup_tracing
 
-from support import free_port
 from voice_agent.client import Caller
 from voice_agent.stack import LLM_MODEL_ALIAS
 from voice_gateway.app import create_app
 from voice_gateway.settings import GatewaySettings
+from voice_testkit.services import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,9 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chart_support import CHART, env_of, render
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "chart"))
-from chart_support import CHART, env_of, render  # noqa: E402 - the chart's own rendering helpers
 
 pytestmark = [
     pytest.mark.images,

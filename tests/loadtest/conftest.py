@@ -1,22 +1,15 @@
-"""Fixtures for the load tests: the repository root importable (``loadtest``, ``bench``) and budget
-files that a run is sure to meet or sure to break."""
+"""Fixtures for the load tests: budget files that a run is sure to meet or sure to break."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from support import REPO_ROOT
-from voice_common.budget import BUDGET_FILE
-
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
 from loadtest.settings import LoadtestSettings
+from voice_common.budget import BUDGET_FILE
 
 
 @pytest.fixture

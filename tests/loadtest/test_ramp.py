@@ -15,8 +15,8 @@ from loadtest import gateway_metrics
 from loadtest.gateway_metrics import histogram_quantile, parse
 from loadtest.ramp import Step, capacity, concurrency_levels
 from loadtest.step import ClientResult
-from support import REPO_ROOT
 from voice_common.budget import load_budget
+from voice_testkit.services import REPO_ROOT
 
 M2E = load_budget()["mouth_to_ear"]  # max 1100 ms
 

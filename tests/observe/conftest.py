@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from prometheus_support import SCRAPE_S, Prometheus
-from support import LOG_DIR, free_port
 from voice_agent.observe import PROMETHEUS, ScrapeTarget, prometheus_spec
 from voice_agent.processes import ServiceProcess
+from voice_testkit.services import LOG_DIR, free_port
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass
 
@@ -20,14 +19,12 @@ import httpx
 import pytest
 import websockets
 
+import chart_dashboards  # the generator, from scripts/ (on pytest's pythonpath)
 from prometheus_support import SCRAPE_S, Prometheus, has_data
-from support import REPO_ROOT, free_port, start_service
 from voice_agent.client import Caller
 from voice_agent.observe import ScrapeTarget, stack_targets
 from voice_gateway import metrics as gateway_metrics
-
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import chart_dashboards  # the generator, from scripts/
+from voice_testkit.services import free_port, start_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.observe]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,37 +14,8 @@ import websockets
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
-from support import spoken
-
 TIMEOUT_S = 60.0
 FRAME_BYTES = 640  # 20 ms at 16 kHz, what the gateway sends
-
-# Spoken sentences and the words their transcript must contain.
-CAPITAL = "What is the capital of France?"
-CAPITAL_WORDS = {"capital", "france"}
-FOX = "The quick brown fox jumps over the lazy dog."
-FOX_WORDS = {"quick", "brown", "fox", "lazy", "dog"}
-LIGHTS = "Please turn on the kitchen lights."
-LIGHTS_WORDS = {"please", "turn", "kitchen"}  # "lights" may come out "light" at 8 kHz
-
-
-def words(text: str) -> set[str]:
-    """Lowercase words without punctuation, so "France?" matches "france"."""
-    return set(re.findall(r"[a-z0-9']+", text.lower()))
-
-
-def silence(seconds: float, sample_rate: int = 16000) -> bytes:
-    return bytes(int(seconds * sample_rate) * 2)
-
-
-def long_speech(seconds: float) -> bytes:
-    """About ``seconds`` of 16 kHz speech that starts with FOX and ends with CAPITAL (LIGHTS in
-    between), so both ends of a long transcript can be checked."""
-    head, tail, pause = spoken(FOX), spoken(CAPITAL), silence(0.5)
-    middle = spoken(LIGHTS) + pause
-    repeats = max(0, int(seconds * 16000) * 2 - len(head) - len(tail)) // len(middle)
-    return head + pause + middle * repeats + tail
-
 
 @asynccontextmanager
 async def connect(url: str) -> AsyncIterator[ClientConnection]:

@@ -8,22 +8,10 @@ import asyncio
 import httpx
 import pytest
 
-from stt_helpers import (
-    CAPITAL,
-    CAPITAL_WORDS,
-    FOX,
-    FOX_WORDS,
-    LIGHTS,
-    LIGHTS_WORDS,
-    TIMEOUT_S,
-    connect,
-    flush,
-    listening,
-    send_audio,
-    words,
-)
+from stt_helpers import TIMEOUT_S, connect, flush, listening, send_audio
 from support import health_times_while
 from voice_common.audio import wav_bytes
+from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, FOX, FOX_WORDS, LIGHTS, LIGHTS_WORDS, words
 
 pytestmark = pytest.mark.slow
 

@@ -7,20 +7,10 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from stt_helpers import (
-    CAPITAL,
-    CAPITAL_WORDS,
-    FOX,
-    FOX_WORDS,
-    TIMEOUT_S,
-    connect,
-    metric_samples,
-    patched_wav,
-    silence,
-    words,
-)
+from stt_helpers import TIMEOUT_S, connect, metric_samples, patched_wav
 from voice_common.audio import wav_bytes
 from voice_stt.settings import STTSettings
+from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, FOX, FOX_WORDS, silence, words
 
 pytestmark = pytest.mark.slow
 

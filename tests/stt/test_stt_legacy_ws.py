@@ -10,8 +10,9 @@ import json
 
 import pytest
 
-from stt_helpers import CAPITAL, CAPITAL_WORDS, TIMEOUT_S, connect, silence, words
+from stt_helpers import TIMEOUT_S, connect
 from voice_stt.settings import STTSettings
+from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, silence, words
 
 pytestmark = pytest.mark.slow
 

@@ -7,22 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from stt_helpers import (
-    CAPITAL,
-    CAPITAL_WORDS,
-    FOX,
-    FOX_WORDS,
-    FRAME_BYTES,
-    LIGHTS,
-    LIGHTS_WORDS,
-    close_code,
-    flush,
-    listening,
-    recv_json,
-    send_audio,
-    silence,
-    words,
-)
+from stt_helpers import FRAME_BYTES, close_code, flush, listening, recv_json, send_audio
+from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, FOX, FOX_WORDS, LIGHTS, LIGHTS_WORDS, silence, words
 
 pytestmark = pytest.mark.slow
 

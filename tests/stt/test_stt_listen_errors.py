@@ -10,22 +10,9 @@ from contextlib import AsyncExitStack
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from stt_helpers import (
-    CAPITAL,
-    CAPITAL_WORDS,
-    LIGHTS,
-    active_sessions,
-    close_code,
-    connect,
-    expect_error,
-    flush,
-    listening,
-    recv_json,
-    send_audio,
-    silence,
-    words,
-)
+from stt_helpers import active_sessions, close_code, connect, expect_error, flush, listening, recv_json, send_audio
 from voice_stt.settings import STTSettings
+from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, LIGHTS, silence, words
 
 pytestmark = pytest.mark.slow
 

@@ -8,19 +8,9 @@ import asyncio
 import httpx
 import pytest
 
-from stt_helpers import (
-    CAPITAL,
-    CAPITAL_WORDS,
-    FOX_WORDS,
-    TIMEOUT_S,
-    flush,
-    listening,
-    long_speech,
-    metric_samples,
-    send_audio,
-    words,
-)
+from stt_helpers import TIMEOUT_S, flush, listening, metric_samples, send_audio
 from voice_common.audio import wav_bytes
+from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, FOX_WORDS, long_speech, words
 
 pytestmark = pytest.mark.slow
 

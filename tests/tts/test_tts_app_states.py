@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from support import LOG_DIR, free_port
 from voice_agent.processes import ServiceProcess, ServiceSpec, python_module
+from voice_testkit.services import LOG_DIR, free_port
 from voice_tts.app import create_app
 from voice_tts.settings import TTSSettings
 
