@@ -93,6 +93,9 @@ class SessionObserver(BaseObserver):
         self._bot_speaking = False
         self._reply_streaming = False  # the TTS is still producing the current reply's audio
         self.completed_turns: list[dict] = []
+        # The current turn's trace and span ids, kept with its histogram observations as exemplars
+        # (set by the pipeline to read Pipecat's turn span; voice_gateway.tracing.turn_trace_ids).
+        self.trace_ids: Callable[[], dict[str, str]] = dict
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
@@ -179,7 +182,7 @@ class SessionObserver(BaseObserver):
         if turn is None:
             return  # the bot spoke without a caller turn (e.g. a greeting)
         self._turns = turn.number
-        turn.over_budget = record_turn(self._budget, turn.finish(first_audio_at))
+        turn.over_budget = record_turn(self._budget, turn.finish(first_audio_at), self.trace_ids())
         self._speaking_turn = turn
 
     async def _report_turn(self) -> None:

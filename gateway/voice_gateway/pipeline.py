@@ -30,6 +30,7 @@ from voice_gateway.settings import GatewaySettings
 from voice_gateway.smart_turn import SharedSmartTurnAnalyzer
 from voice_gateway.stt import VoiceSTTService
 from voice_gateway.timeouts import FirstSpeechWatch
+from voice_gateway.tracing import turn_trace_ids
 from voice_gateway.tts import TTS_SAMPLE_RATE, VoiceTTSService
 from voice_gateway.user_context import context_aggregators
 from voice_gateway.vad import SharedSileroVADAnalyzer
@@ -154,6 +155,7 @@ def build_call(
         idle_timeout_secs=settings.idle_timeout_secs,
         cancel_on_idle_timeout=False,  # end_call tells the caller why first
     )
+    observer.trace_ids = lambda: turn_trace_ids(worker.turn_trace_observer)  # exemplars: the turn's trace
 
     async def end_call(code: str, message: str) -> None:
         """Tell the caller which limit ended the call (sent ahead of the close), then end it."""

@@ -41,6 +41,7 @@ from pipecat.utils.tracing.service_decorators import traced_stt
 from websockets.protocol import State
 
 from voice_common.audio import PCM_SAMPLE_WIDTH
+from voice_gateway.tracing import turn_traceparent
 from voice_gateway.upstream import UpstreamErrorFrame
 
 
@@ -115,7 +116,7 @@ class VoiceSTTService(WebsocketSTTService):
         elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._speaking:
             self._speaking = False
             self.request_finalize()
-            await self._send_json({"type": "flush"})
+            await self._send_json({"type": "flush", **turn_traceparent(self)})  # the server's decode spans join the turn
             self._resumable = self._connected()
 
     async def _send(self, audio: bytes) -> None:

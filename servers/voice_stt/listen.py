@@ -24,12 +24,14 @@ from typing import Literal
 from fastapi import WebSocket
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH
 from voice_common.wire import MessageError, parse_json_object
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
 from voice_stt.sessions import CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL, WireSession
 from voice_stt.settings import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, MODEL_SAMPLE_RATE, STTSettings
+from voice_stt.tracing import decode_span
 
 logger = logging.getLogger("voice_stt")
 
@@ -116,16 +118,18 @@ class ListenSession(WireSession):
             self._partials = asyncio.create_task(self._partial_loop())
         await self.send_json({"type": "ready", "session_id": self.session_id, "sample_rate": self.sample_rate})
 
-    async def _flush(self, _message: dict | None = None) -> None:
+    async def _flush(self, message: dict | None = None) -> None:
         """Decode the segment now (the client's VAD says the caller stopped) and start the next one."""
         received = time.perf_counter()
         pcm, segment, revises = bytes(self._audio), self.segment, self._revises
         self._clear()
         self._flushed = (segment, pcm)
         self.segment += 1
+        span = decode_span(message, segment, len(pcm), self.sample_rate)  # None unless the flush carried a traceparent
         try:
-            transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language)
+            transcript = await self.engine.transcribe(pcm, self.sample_rate, self.language, trace=tracing.child_context(span))
         except Exception as exc:  # any decoder failure is reported, the session goes on
+            tracing.end_span(span, **{"error.type": "transcription_failed"})
             logger.exception("decode failed (session %s, segment %d)", self.session_id, segment)
             await self.report("transcription_failed", f"could not transcribe segment {segment}: {exc}", segment=segment)
             return
@@ -140,6 +144,7 @@ class ListenSession(WireSession):
         }
         if revises is not None:
             final["revises"] = revises
+        tracing.end_span(span, **{"stt.characters": len(transcript.text)})
         await self.send_json(final)
 
     async def _resume(self, _message: dict) -> None:

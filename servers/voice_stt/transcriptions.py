@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, read_wav
 from voice_stt import metrics
 from voice_stt.engine import Transcript, WhisperEngine
@@ -130,7 +131,8 @@ def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRo
             raise ApiError(400, "unsupported_language", f"the model does not know language {language!r}", "language")
         try:
             transcript = await engine.transcribe(
-                pcm, rate, language, timestamps=response_format == "verbose_json", priority=Priority.UPLOAD
+                pcm, rate, language, timestamps=response_format == "verbose_json", priority=Priority.UPLOAD,
+                trace=tracing.current(),  # slot waits and model runs under FastAPI's span of this request
             )
         except Exception as exc:  # reported as a 500 with a stable code
             logger.exception("decode failed on /v1/audio/transcriptions")

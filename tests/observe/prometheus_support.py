@@ -35,6 +35,10 @@ class Prometheus:
     def range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
         return self._get("/api/v1/query_range", query=expr, start=start, end=end, step=step)["result"]
 
+    def exemplars(self, expr: str, start: float, end: float) -> list[dict]:
+        """``/api/v1/query_exemplars`` (what Grafana asks for a panel with exemplars on): per series, its exemplars."""
+        return self._get("/api/v1/query_exemplars", query=expr, start=start, end=end)
+
     def rules(self) -> list[dict]:
         """Every loaded recording and alerting rule with its health and last evaluation error."""
         return [rule for group in self._get("/api/v1/rules")["groups"] for rule in group["rules"]]
