@@ -16,12 +16,12 @@ NODE_URL := ws://10.244.0.1:30786/ws
 
 .PHONY: node-deps node-up node-images node-load node-deploy node-undeploy node-down node-status test-kind
 
-node-deps: k8s-etcd ## containerd, runc, CNI plugins, iptables, conntrack from Debian (apt-get, once)
+node-deps: k8s-etcd ## containerd, runc, CNI plugins, iptables, conntrack, ipset from Debian (apt-get, once)
 	@command -v containerd >/dev/null && command -v runc >/dev/null && [ -x /usr/lib/cni/bridge ] && \
-	  command -v iptables >/dev/null && command -v conntrack >/dev/null || { \
+	  command -v iptables >/dev/null && command -v conntrack >/dev/null && command -v ipset >/dev/null || { \
 	  echo ">> installing containerd, runc, containernetworking-plugins, iptables, conntrack with apt-get"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-	    containerd runc containernetworking-plugins iptables conntrack >/dev/null; }
+	    containerd runc containernetworking-plugins iptables conntrack ipset >/dev/null; }
 
 node-up: install k8s-tools helm-tools node-deps ## start the single-node cluster (containerd + kubelet + kube-proxy + CoreDNS), detached
 	$(NODE_PY) up

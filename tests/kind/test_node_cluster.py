@@ -148,6 +148,53 @@ def test_a_spoken_turn_from_the_host_through_the_node_port(tmp_path: Path):
     assert seconds > 0.5 and dbfs > -40, (seconds, dbfs)
 
 
+PROBE = """
+import sys, urllib.request
+for url in sys.argv[1:]:
+    try:
+        urllib.request.urlopen(url, timeout=4)
+        print(url, "reached")
+    except Exception as e:  # refused (REJECT) or timed out (DROP)
+        print(url, "blocked", type(e).__name__)
+"""
+
+
+def service_urls() -> dict[str, str]:
+    urls = {}
+    for component, path in (("stt", "/health"), ("tts", "/health"), ("llm", "/v1/models"), ("gateway", "/health")):
+        svc = get("service", "-n", NAMESPACE, f"{RELEASE}-{component}")
+        urls[component] = f"http://{RELEASE}-{component}:{svc['spec']['ports'][0]['port']}{path}"
+    return urls
+
+
+def test_network_policy_lets_only_the_gateway_reach_the_model_servers():
+    """The chart's NetworkPolicies, enforced (kube-router's controller on this node): a pod that is not
+    the gateway, in the same namespace, is refused by STT, TTS and the LLM but reaches the gateway."""
+    if not get("networkpolicies", "-n", NAMESPACE)["items"]:
+        pytest.skip("the release has no NetworkPolicies")
+    urls = service_urls()
+    gateway = component_pods("gateway")[0]["metadata"]["name"]
+    image = component_pods("gateway")[0]["spec"]["containers"][0]["image"]
+    from_gateway = kubectl("exec", "-n", NAMESPACE, gateway, "--", "python", "-c", PROBE,
+                           *(urls[c] for c in ("stt", "tts", "llm"))).stdout
+    assert from_gateway.count("reached") == 3, from_gateway
+    name = f"netpol-probe-{int(time.time())}"
+    overrides = {"spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
+                          "automountServiceAccountToken": False}}
+    kubectl("run", name, "-n", NAMESPACE, f"--image={image}", "--image-pull-policy=IfNotPresent", "--restart=Never",
+            "--labels=app.kubernetes.io/name=netpol-probe", f"--overrides={json.dumps(overrides)}",
+            "--command", "--", "python", "-c", PROBE, *urls.values())
+    try:
+        wait_until(f"pod {name} to finish",
+                   lambda: get("pod", "-n", NAMESPACE, name)["status"].get("phase") in ("Succeeded", "Failed"), 120)
+        out = kubectl("logs", "-n", NAMESPACE, name).stdout
+    finally:
+        kubectl("delete", "pod", "-n", NAMESPACE, name, "--wait=false", check=False)
+    results = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("http")}
+    assert results == {urls["stt"]: "blocked", urls["tts"]: "blocked", urls["llm"]: "blocked",
+                       urls["gateway"]: "reached"}, out
+
+
 def talk_once(pcm: bytes) -> object:
     async def call():
         async with Caller(URL) as caller:

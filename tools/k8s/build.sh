@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build kube-apiserver, kube-controller-manager, kube-scheduler, kwok (the kwok test cluster) and kubelet +
-# kube-proxy + a CoreDNS with the few plugins it uses (coredns/, its own module) for the real single-node
-# cluster (tools/k8s/node.py), from the Go module proxy (the modules in this directory) into a cache directory outside the repository, once per machine.
+# kube-proxy + a CoreDNS with the few plugins it uses (coredns/) + kube-router's NetworkPolicy controller
+# (kube-router/; both their own modules) for the real single-node cluster (tools/k8s/node.py), from the Go module proxy (the modules in this directory) into a cache directory outside the repository, once per machine.
 #
 #   tools/k8s/build.sh            build if missing or stale, print the bin directory
 #   tools/k8s/build.sh --print    only print the bin directory (builds nothing)
@@ -17,11 +17,12 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 K8S_VERSION="$(sed -n 's/^[[:space:]]*k8s.io\/kubernetes v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
 KWOK_VERSION="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/kwok v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
+KUBE_ROUTER_VERSION="$(sed -n 's/^[[:space:]]*github.com\/cloudnativelabs\/kube-router\/v2 \(v[0-9.]*\).*$/\1/p' "$HERE/kube-router/go.mod" | head -1)"
 [[ -n "$K8S_VERSION" && -n "$KWOK_VERSION" ]] || { echo "no k8s.io/kubernetes or sigs.k8s.io/kwok version in $HERE/go.mod" >&2; exit 1; }
 CACHE_ROOT="${VOICE_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent-stack}"
 CACHE_DIR="$CACHE_ROOT/k8s-v$K8S_VERSION"
 BIN_DIR="$CACHE_DIR/bin"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok kubelet kube-proxy coredns)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok kubelet kube-proxy coredns kube-router)
 STAGES=kwok-stages.yaml
 PACKAGES=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
   k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok
@@ -37,7 +38,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 LDFLAGS+=" -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=v$K8S_VERSION"
 
-stamp() { { cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/coredns/go.mod" "$HERE/coredns/go.sum"; echo "CGO_ENABLED=0 -trimpath $LDFLAGS"; } | sha256sum | cut -d' ' -f1; }
+stamp() { { cat "$HERE"/go.{mod,sum} "$HERE"/coredns/go.{mod,sum} "$HERE"/kube-router/go.{mod,sum}; echo "CGO_ENABLED=0 -trimpath $LDFLAGS"; } | sha256sum | cut -d' ' -f1; }
 
 binaries_current() {
   [[ -f "$CACHE_DIR/stamp" && "$(cat "$CACHE_DIR/stamp")" == "$(stamp)" ]] || return 1
@@ -94,6 +95,9 @@ echo ">> (a cold build takes a while on few cores: see docs/cluster-tests.md)" >
   "$GO_BIN" build -ldflags "$LDFLAGS" -o "$tmp/" "${PACKAGES[@]}"
   # CoreDNS from its own module (coredns/go.mod), so its dependencies leave the ones above alone.
   cd "$HERE/coredns" && "$GO_BIN" build -ldflags "-s -w" -o "$tmp/" .
+  cd "$HERE/kube-router" && "$GO_BIN" build -o "$tmp/" \
+    -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 )
 write_stages "$tmp/$STAGES"
 for b in "${BINARIES[@]}"; do [[ -x "$tmp/$b" ]] || { echo "build produced no $b" >&2; exit 1; }; done

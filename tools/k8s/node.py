@@ -37,6 +37,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -64,7 +65,7 @@ RUN_DIR = Path("/run/voice-agent-node")
 CNI_BIN = Path(os.environ.get("VOICE_CNI_BIN", "/usr/lib/cni"))
 HOST_TOOLS = {  # what the node needs from Debian (make node-deps installs them)
     "containerd": "containerd", "ctr": "containerd", "runc": "runc", "iptables": "iptables",
-    "conntrack": "conntrack", "ip": "iproute2", "gcc": "gcc",
+    "conntrack": "conntrack", "ip": "iproute2", "gcc": "gcc", "ipset": "ipset",
 }
 
 
@@ -203,6 +204,8 @@ class Node:
             self._start_kubelet()
             self._save_pids()
             cp._wait(deadline, f"node {NODE_NAME} Ready", self._node_ready, interval=1.0)
+            self._start_network_policy()  # it looks its node up once, at start
+            self._save_pids()
             self._dns_service()
             cp._wait(deadline, "CoreDNS ready", self._coredns_ready, interval=1.0)
         except BaseException:
@@ -353,6 +356,20 @@ state = "{self.run / 'containerd-state'}"
             "nodePortAddresses": [f"{NODE_IP}/32", "127.0.0.0/8"],
         }))
         self.cp._spawn("kube-proxy", [str(self.bin_dir / "kube-proxy"), f"--config={config}", "--v=1"])
+
+    def _start_network_policy(self) -> None:
+        """kube-router's NetworkPolicy controller alone (iptables + ipset), when built: enforces the
+        chart's policies. (kube-network-policies needs nftables' queue, which some kernels lack.)"""
+        binary = self.bin_dir / "kube-router"
+        if not binary.exists() or os.environ.get("VOICE_NODE_NETWORK_POLICY", "1") == "0":
+            log("no NetworkPolicy enforcement (kube-router not built)")
+            return
+        self.cp._spawn("kube-router", [
+            str(binary), f"--kubeconfig={self.cp.kubeconfig}", f"--hostname-override={NODE_NAME}",
+            "--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
+            "--enable-ipv4=true", "--enable-ipv6=false", "--service-cluster-ip-range=10.96.0.0/16",
+            "--metrics-port=0", f"--health-port={free_port()}", "--v=1",
+        ])
 
     def _cgroup_v1(self) -> bool:
         return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -520,7 +537,7 @@ state = "{self.run / 'containerd-state'}"
             with contextlib.suppress(Exception):
                 self._kubectl_delete_pods()
         # The kubelet first (it would restart what we stop), containerd's containers, then the rest.
-        order = ["kubelet", "kube-proxy", "coredns", "kube-scheduler", "kube-controller-manager"]
+        order = ["kubelet", "kube-router", "kube-proxy", "coredns", "kube-scheduler", "kube-controller-manager"]
         for name in order:
             if name in procs:
                 self._stop(name, procs[name])
@@ -544,6 +561,10 @@ state = "{self.run / 'containerd-state'}"
         kube_proxy = self.bin_dir / "kube-proxy"
         if kube_proxy.exists():
             sh(str(kube_proxy), "--cleanup", check=False, quiet=True)
+        if "kube-router" in procs:
+            self._cleanup_kube_router()
+        if "kubelet" in procs:
+            self._cleanup_kubelet_chains()
         self._cleanup_cni_chains()
         self._unmount()
         before = set()
@@ -576,13 +597,50 @@ state = "{self.run / 'containerd-state'}"
                 found.append(int(proc.name))
         return found
 
+    @staticmethod
+    def _remove_chains(table: str, prefixes: tuple[str, ...]) -> None:
+        """Delete every chain of ``table`` named with one of ``prefixes``, and the jumps to them."""
+        lines = sh("iptables-save", "-t", table, check=False, quiet=True).stdout.decode().splitlines()
+        for line in lines:
+            if not line.startswith("-A "):
+                continue
+            parts = shlex.split(line)  # comments are quoted, with spaces
+            if not parts[1].startswith(prefixes) and "-j" in parts and parts[parts.index("-j") + 1].startswith(prefixes):
+                sh("iptables", "-t", table, "-D", *parts[1:], check=False, quiet=True)
+        chains = [line[1:].split()[0] for line in lines if line.startswith(":") and line[1:].startswith(prefixes)]
+        for chain in chains:
+            sh("iptables", "-t", table, "-F", chain, check=False, quiet=True)
+        for chain in chains:
+            sh("iptables", "-t", table, "-X", chain, check=False, quiet=True)
+
+    def _cleanup_kube_router(self) -> None:
+        """kube-router's filter chains and ipsets (its own --cleanup-config v2.1.0 leaves the empty
+        chains and the sets, then crashes in the service proxy's cleanup, and would flush all IPVS)."""
+        self._remove_chains("filter", ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-"))
+        for name in sh("ipset", "list", "-n", check=False, quiet=True).stdout.decode().split():
+            if name.startswith(("KUBE-SRC-", "KUBE-DST-", "kube-router-")):
+                sh("ipset", "destroy", name, check=False, quiet=True)
+
+    def _cleanup_kubelet_chains(self) -> None:
+        """The kubelet's own: KUBE-FIREWALL (drops non-local traffic to 127/8) and its canaries."""
+        for table in ("filter", "nat", "mangle"):
+            self._remove_chains(table, ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"))
+
     def _cleanup_cni_chains(self) -> None:
         """Chains the bridge (ipMasq) and portmap plugins leave for sandboxes never torn down."""
         for table in ("nat", "filter"):
             rules = sh("iptables-save", "-t", table, check=False, quiet=True).stdout.decode().splitlines()
+            chains = set()
             for line in rules:
-                if line.startswith("-A") and ("CNI-" in line) and ("voice" in line or "10.244." in line):
-                    sh("iptables", "-t", table, *("-D" + line[2:]).split(), check=False, quiet=True)
+                if line.startswith("-A") and ("CNI-" in line) and ('\\"voice\\"' in line or "10.244." in line):
+                    parts = shlex.split(line)
+                    if "-j" in parts and parts[parts.index("-j") + 1].startswith("CNI-") \
+                            and not parts[parts.index("-j") + 1].startswith("CNI-HOSTPORT-"):
+                        chains.add(parts[parts.index("-j") + 1])
+                    sh("iptables", "-t", table, "-D", *parts[1:], check=False, quiet=True)
+            for chain in chains:
+                sh("iptables", "-t", table, "-F", chain, check=False, quiet=True)
+                sh("iptables", "-t", table, "-X", chain, check=False, quiet=True)
 
     def _unmount(self) -> None:
         roots = [str(self.data), str(self.run)]
