@@ -2,7 +2,7 @@
 #
 #   make prometheus   Debian's prometheus package (2.42: prometheus + promtool; apt-get, once)
 #   make jaeger       Jaeger v1.76 all-in-one built from the Go module proxy (tools/jaeger) into a
-#                     per-machine cache outside the repo, once (about 10 min cold on 2 cores)
+#                     per-machine cache outside the repo, once (6.5 min cold on 2 cores)
 #   make observe      the local stack (as `make up`) exporting its spans to Jaeger, plus a Prometheus
 #                     scraping it every second with exemplar storage (generated prometheus.yml, data
 #                     under .cache/observe); Ctrl-C stops them all

@@ -67,8 +67,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         if args.observe:
             print(f"metrics: http://127.0.0.1:{args.prometheus_port}/graph  (config and data: {OBSERVE_DIR}; "
                   "dashboards: docs/observability.md)")
-            print(f"traces:  http://127.0.0.1:{args.jaeger_port}/api/traces?service=voice-gateway  (Jaeger's API; "
-                  "in memory, one trace per call)")
+            print(f"traces:  http://127.0.0.1:{args.jaeger_port}/api/traces?service=voice-gateway&operation=conversation"
+                  "  (Jaeger's API, one trace per call; or add it to your Grafana: docs/observability.md)")
         print("Ctrl-C stops everything.", flush=True)
         _wait_for_ctrl_c()
         print("stopping...")

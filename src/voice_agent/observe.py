@@ -163,7 +163,7 @@ class JaegerPorts:
 
 def jaeger_spec(ports: JaegerPorts, name: str = "jaeger", max_traces: int = 10000) -> ServiceSpec:
     """Jaeger's all-in-one on ``ports`` with in-memory storage (at most ``max_traces``, lost at exit);
-    ready when its admin port's health check answers 200."""
+    ready when its query API answers."""
     binary = jaeger_binary()
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: run `make jaeger` (tools/jaeger/build.sh builds it once per machine)")
@@ -180,8 +180,8 @@ def jaeger_spec(ports: JaegerPorts, name: str = "jaeger", max_traces: int = 1000
             f"--collector.grpc-server.host-port=127.0.0.1:{ports.collector_grpc}",
             f"--admin.http.host-port=127.0.0.1:{ports.admin}",
         ],
-        ports.admin,
-        ready_path="/",
+        ports.query,  # its UI/API address is the one to print
+        ready_path="/api/services",  # the query API answers once storage and the receivers are up
         env={
             "SPAN_STORAGE_TYPE": "memory",
             # Jaeger traces its own queries to OTLP's default 127.0.0.1:4317, retrying (and logging)

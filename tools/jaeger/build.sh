@@ -62,7 +62,7 @@ tmp="$(mktemp -d "$CACHE_DIR/build.XXXXXX")" && chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 echo ">> building Jaeger all-in-one v$JAEGER_VERSION with $("$GO_BIN" version) into $BIN_DIR" >&2
-echo ">> (a cold build downloads ~400 modules and takes 10-20 min on 2 cores)" >&2
+echo ">> (a cold build downloads ~190 modules: 6.5 min on 2 busy cores, 2026-11-28)" >&2
 (
   cd "$HERE"
   export CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
