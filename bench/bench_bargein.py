@@ -24,10 +24,11 @@ import random
 import sys
 import time
 
-from voice_agent.client import CALLER_RATE, Caller
+from voice_agent.client import Caller
 from voice_agent.processes import ProcessGroup
 from voice_agent.stack import StackPorts, stack_specs
 from voice_common.audio import leading_silence_seconds
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
 from voice_testkit.speech import spoken
@@ -51,7 +52,7 @@ async def one_round(call: Caller, index: int, rng: random.Random) -> dict[str, f
             return None
         await asyncio.sleep(rng.uniform(0.4, 1.5))  # somewhere in the bot's first sentences
     sent_at = time.monotonic()
-    onset = sent_at + leading_silence_seconds(interrupter, CALLER_RATE)
+    onset = sent_at + leading_silence_seconds(interrupter, CALLER_SAMPLE_RATE)
     await call.stream(interrupter)
     speech_over = time.monotonic()
     # The bot answers the interruption only after it ends: audio before then is the old reply's tail.

@@ -19,8 +19,8 @@ from voice_agent.client import Caller, budget_rows
 from voice_agent.processes import ProcessGroup
 from voice_agent.stack import StackPorts, stack_specs
 from voice_common.budget import load_budget
+from voice_common.protocol.constants import TTS_SAMPLE_RATE
 from voice_gateway.settings import GatewaySettings
-from voice_gateway.tts import TTS_SAMPLE_RATE
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
 from voice_testkit.speech import spoken

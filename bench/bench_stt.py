@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 import websockets
 
 from voice_agent.processes import ServiceProcess
+from voice_common.protocol.constants import STT_SAMPLE_RATE
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import start_service
 from voice_testkit.speech import spoken
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = STT_SAMPLE_RATE
 FRAME_BYTES = 640  # 20 ms, what the gateway sends
 # Target length -> (sentence, words its transcript must contain); speech is padded with trailing silence.
 UTTERANCES = {

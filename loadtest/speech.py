@@ -13,14 +13,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from voice_agent.client import CALLER_RATE, caller_pcm
+from voice_agent.client import caller_pcm
 from voice_common.audio import PCM_SAMPLE_WIDTH, trailing_silence_seconds
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE
 
 
 def speech_pcm(wav: Path) -> bytes:
     """16 kHz mono s16le PCM of ``wav`` up to the end of its speech."""
     pcm = caller_pcm(wav)
-    silent_samples = round(trailing_silence_seconds(pcm, CALLER_RATE) * CALLER_RATE)
+    silent_samples = round(trailing_silence_seconds(pcm, CALLER_SAMPLE_RATE) * CALLER_SAMPLE_RATE)
     return pcm[: len(pcm) - silent_samples * PCM_SAMPLE_WIDTH]
 
 

@@ -13,11 +13,12 @@ import argparse
 from pathlib import Path
 
 from voice_common.audio import float32_to_pcm16, resample
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "charts" / "voice-agent" / "files" / "utterance.pcm"
 TEXT = "What is the capital of France?"
-SAMPLE_RATE = 16000
+SAMPLE_RATE = CALLER_SAMPLE_RATE  # the helm test streams this to the gateway
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,9 @@ from loguru import logger
 from starlette.websockets import WebSocketState
 
 from voice_common.budget import BUDGET_FILE
-from voice_common.ops import add_ops_routes, error_event
+from voice_common.ops import add_ops_routes
+from voice_common.protocol.constants import CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER
+from voice_common.protocol.errors import error_event
 from voice_gateway import metrics
 from voice_gateway.auth import caller_authorized, drain_authorized
 from voice_gateway.pipeline import WIRE_FORMATS, build_call
@@ -24,8 +26,6 @@ from voice_gateway.upstream_health import check_upstreams
 from voice_gateway.warmup import LLMWarmup
 
 STATIC_DIR = Path(__file__).parent / "static"
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_TRY_AGAIN_LATER = 1013
 
 
 async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
@@ -103,7 +103,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             logger.exception("session failed")
             if websocket.client_state == WebSocketState.CONNECTED:
                 await websocket.send_json(error_event("internal_error", "the session failed; please reconnect"))
-                await websocket.close(1011)
+                await websocket.close(CLOSE_INTERNAL_ERROR)
         finally:
             sessions.finished(slot)
 

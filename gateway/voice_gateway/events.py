@@ -34,7 +34,16 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from voice_common.budget import Budget
-from voice_common.ops import error_event
+from voice_common.protocol.errors import error_event
+from voice_common.protocol.gateway import (
+    BotStartedSpeaking,
+    BotStoppedSpeaking,
+    BotText,
+    Transcript,
+    TurnMetrics,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
 from voice_gateway import metrics
 from voice_gateway.serializer import ClientProtocolErrorFrame
 from voice_gateway.stt import RevisedTranscriptionFrame
@@ -115,20 +124,19 @@ class SessionObserver(BaseObserver):
             metrics.CLIENT_ERRORS.labels(code=frame.code).inc()
             await self._send(error_event(frame.code, frame.message))
         elif isinstance(frame, VADUserStartedSpeakingFrame):
-            await self._send({"type": "user_started_speaking"})
+            await self._send(UserStartedSpeaking().wire())
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             # A pause the caller speaks on from replaces this timer with the same turn number.
             speech_end = frame.timestamp - frame.stop_secs
             self._turn = TurnTimer(number=self._turns + 1, speech_end=speech_end, vad_stop=now)
-            await self._send({"type": "user_stopped_speaking"})
+            await self._send(UserStoppedSpeaking().wire())
         elif isinstance(frame, TranscriptionFrame):
             if self._turn is not None and self._turn.transcript_at is None:
                 self._turn.transcript_at = now
                 self._turn.transcript = frame.text
-            event = {"type": "transcript", "text": frame.text, "final": True}
-            if isinstance(frame, RevisedTranscriptionFrame):
-                event["revises"] = True  # the caller went on after a pause: this replaces the last transcript
-            await self._send(event)
+            # A revision: the caller went on after a pause, and this replaces the last transcript.
+            revised = {"revises": True} if isinstance(frame, RevisedTranscriptionFrame) else {}
+            await self._send(Transcript(text=frame.text, **revised).wire())
         elif isinstance(frame, TTSStartedFrame):
             self._reply_streaming = True
             if self._turn is not None and self._turn.tts_started_at is None:
@@ -138,7 +146,7 @@ class SessionObserver(BaseObserver):
             if not self._bot_speaking:
                 await self._report_turn()
         elif isinstance(frame, LLMTextFrame):
-            await self._send({"type": "bot_text", "text": frame.text})
+            await self._send(BotText(text=frame.text).wire())
         elif isinstance(frame, LLMContextFrame):
             if self._turn is not None and self._turn.llm_context_messages is None:
                 self._turn.llm_context_messages = len(frame.context.messages)
@@ -146,11 +154,11 @@ class SessionObserver(BaseObserver):
             self._take_ttfb(frame, source)
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
-            await self._send({"type": "bot_started_speaking"})
+            await self._send(BotStartedSpeaking().wire())
             await self._finish_turn(now)
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
-            await self._send({"type": "bot_stopped_speaking"})
+            await self._send(BotStoppedSpeaking().wire())
             if not self._reply_streaming:  # else a pause inside the reply: the TTS has more coming
                 await self._report_turn()
         elif isinstance(frame, InterruptionFrame) and (self._bot_speaking or self._speaking_turn is not None):
@@ -191,19 +199,18 @@ class SessionObserver(BaseObserver):
         if turn is None:
             return
         stages = turn.stages_ms
-        event = {
-            "type": "turn_metrics",
-            "turn": turn.number,
-            "transcript": turn.transcript,
-            "stt_ms": stages["stt"],
-            "llm_ttft_ms": stages["llm_ttft"],
-            "llm_first_phrase_ms": stages["llm_first_phrase"],
-            "tts_ttfb_ms": stages["tts_ttfb"],
-            "mouth_to_ear_ms": stages["mouth_to_ear"],
-            "over_budget": turn.over_budget,
-            "interrupted": turn.interrupted,
-            "llm_context_messages": turn.llm_context_messages,
-        }
+        event = TurnMetrics(
+            turn=turn.number,
+            transcript=turn.transcript,
+            stt_ms=stages["stt"],
+            llm_ttft_ms=stages["llm_ttft"],
+            llm_first_phrase_ms=stages["llm_first_phrase"],
+            tts_ttfb_ms=stages["tts_ttfb"],
+            mouth_to_ear_ms=stages["mouth_to_ear"],
+            over_budget=turn.over_budget,
+            interrupted=turn.interrupted,
+            llm_context_messages=turn.llm_context_messages,
+        ).wire()
         self.completed_turns.append(event)
         await self._send(event)
 

@@ -21,17 +21,19 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voice_common.budget import load_budget
-from voice_common.ops import error_event
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE, TTS_SAMPLE_RATE
+from voice_common.protocol.errors import error_event
+from voice_common.protocol.gateway import Ready
 from voice_gateway.endpointing import ConfirmingUserTurnStopStrategy
 from voice_gateway.events import SessionObserver
 from voice_gateway.llm import OpenAICompatibleLLMService
-from voice_gateway.serializer import INPUT_SAMPLE_RATE, RawPCMSerializer, SafeProtobufSerializer
+from voice_gateway.serializer import RawPCMSerializer, SafeProtobufSerializer
 from voice_gateway.settings import GatewaySettings
 from voice_gateway.smart_turn import SharedSmartTurnAnalyzer
 from voice_gateway.stt import VoiceSTTService
 from voice_gateway.timeouts import FirstSpeechWatch
 from voice_gateway.tracing import turn_trace_ids
-from voice_gateway.tts import TTS_SAMPLE_RATE, VoiceTTSService
+from voice_gateway.tts import VoiceTTSService
 from voice_gateway.user_context import context_aggregators
 from voice_gateway.vad import SharedSileroVADAnalyzer
 
@@ -86,7 +88,7 @@ def build_call(
         params=FastAPIWebsocketParams(
             audio_in_enabled=True,
             audio_out_enabled=True,
-            audio_in_sample_rate=INPUT_SAMPLE_RATE,
+            audio_in_sample_rate=CALLER_SAMPLE_RATE,
             audio_out_sample_rate=TTS_SAMPLE_RATE,
             serializer=make_serializer(wire_format, settings),
             session_timeout=int(settings.session_timeout_secs),
@@ -144,7 +146,7 @@ def build_call(
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
-            audio_in_sample_rate=INPUT_SAMPLE_RATE,
+            audio_in_sample_rate=CALLER_SAMPLE_RATE,
             audio_out_sample_rate=TTS_SAMPLE_RATE,
             enable_metrics=True,
             enable_usage_metrics=True,
@@ -168,7 +170,7 @@ def build_call(
 
     @transport.event_handler("on_client_connected")
     async def on_connected(_transport, _websocket) -> None:
-        await send_event({"type": "ready", "session_id": worker.name})
+        await send_event(Ready(session_id=worker.name).wire())
 
     @transport.event_handler("on_client_disconnected")
     async def on_disconnected(_transport, _websocket) -> None:

@@ -24,9 +24,9 @@ from pipecat.frames.frames import (
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-from voice_common.wire import MessageError, parse_json_object
-
-INPUT_SAMPLE_RATE = 16000
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE
+from voice_common.protocol.gateway import CallerPing, CallerStart, Interruption
+from voice_common.protocol.parsing import MessageError, parse_json_object
 
 
 @dataclass
@@ -48,7 +48,7 @@ class RawPCMSerializer(FrameSerializer):
         if isinstance(frame, OutputAudioRawFrame):
             return frame.audio
         if isinstance(frame, InterruptionFrame):
-            return json.dumps({"type": "interruption"})
+            return json.dumps(Interruption().wire())
         if isinstance(frame, (OutputTransportMessageFrame, OutputTransportMessageUrgentFrame)):
             if self.should_ignore_frame(frame):  # RTVI chatter is for SDK clients only
                 return None
@@ -71,7 +71,7 @@ class RawPCMSerializer(FrameSerializer):
             return ClientProtocolErrorFrame(
                 code="odd_length_frame", message="PCM s16le frames must hold an even number of bytes"
             )
-        return InputAudioRawFrame(audio=data, sample_rate=INPUT_SAMPLE_RATE, num_channels=1)
+        return InputAudioRawFrame(audio=data, sample_rate=CALLER_SAMPLE_RATE, num_channels=1)
 
     def _control(self, text: str) -> Frame | None:
         try:
@@ -81,15 +81,15 @@ class RawPCMSerializer(FrameSerializer):
             return ClientProtocolErrorFrame(code=exc.code, message=f"{exc.message}; {hint}")
         if not isinstance(message.get("type"), str):
             return ClientProtocolErrorFrame(code="bad_message", message='control messages are objects with a string "type"')
-        if message["type"] == "start":
-            rate = message.get("sample_rate", INPUT_SAMPLE_RATE)
-            if rate != INPUT_SAMPLE_RATE:
+        if message["type"] == CallerStart.type_name():
+            rate = message.get("sample_rate", CALLER_SAMPLE_RATE)
+            if rate != CALLER_SAMPLE_RATE:
                 return ClientProtocolErrorFrame(
                     code="unsupported_sample_rate",
-                    message=f"the gateway takes {INPUT_SAMPLE_RATE} Hz s16le mono audio, not {rate!r}",
+                    message=f"the gateway takes {CALLER_SAMPLE_RATE} Hz s16le mono audio, not {rate!r}",
                 )
             return None
-        if message["type"] == "ping":
+        if message["type"] == CallerPing.type_name():
             return None
         return ClientProtocolErrorFrame(code="unknown_type", message=f"unknown message type {message['type']!r}")
 
@@ -105,9 +105,9 @@ class SafeProtobufSerializer(ProtobufFrameSerializer):
             frame = await super().deserialize(data)
         except Exception as exc:  # noqa: BLE001 - any decode failure is the caller's input, not our bug
             return ClientProtocolErrorFrame(code="invalid_frame", message=f"not a Pipecat protobuf frame: {exc}")
-        if isinstance(frame, InputAudioRawFrame) and frame.sample_rate != INPUT_SAMPLE_RATE:
+        if isinstance(frame, InputAudioRawFrame) and frame.sample_rate != CALLER_SAMPLE_RATE:
             return ClientProtocolErrorFrame(
                 code="unsupported_sample_rate",
-                message=f"the gateway takes {INPUT_SAMPLE_RATE} Hz mono audio, not {frame.sample_rate}",
+                message=f"the gateway takes {CALLER_SAMPLE_RATE} Hz mono audio, not {frame.sample_rate}",
             )
         return frame

@@ -41,6 +41,8 @@ from pipecat.utils.tracing.service_decorators import traced_stt
 from websockets.protocol import State
 
 from voice_common.audio import PCM_SAMPLE_WIDTH
+from voice_common.protocol.errors import ErrorEvent
+from voice_common.protocol.stt import FinalMessage, FlushMessage, ReadyMessage, ResumeMessage, StartMessage
 from voice_gateway.tracing import turn_traceparent
 from voice_gateway.upstream import UpstreamErrorFrame
 
@@ -108,7 +110,7 @@ class VoiceSTTService(WebsocketSTTService):
             await self._ensure_connected()
             if self._resumable:
                 self._resumable = False
-                await self._send_json({"type": "resume"})
+                await self._send_json(ResumeMessage().wire())
             if self._pre_roll:
                 await self._send(b"".join(self._pre_roll))
             self._pre_roll.clear()
@@ -116,7 +118,7 @@ class VoiceSTTService(WebsocketSTTService):
         elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._speaking:
             self._speaking = False
             self.request_finalize()
-            await self._send_json({"type": "flush", **turn_traceparent(self)})  # the server's decode spans join the turn
+            await self._send_json(FlushMessage(**turn_traceparent(self)).wire())  # the server's decode spans join the turn
             self._resumable = self._connected()
 
     async def _send(self, audio: bytes) -> None:
@@ -164,10 +166,10 @@ class VoiceSTTService(WebsocketSTTService):
         try:
             self._websocket = await asyncio.wait_for(self._websocket_connect(self._url), self._connect_timeout)
             await self._websocket.send(
-                json.dumps({"type": "start", "sample_rate": self.sample_rate, "language": self._language})
+                json.dumps(StartMessage(sample_rate=self.sample_rate, language=self._language).wire())
             )
             ready = json.loads(await asyncio.wait_for(self._websocket.recv(), self._connect_timeout))
-            if ready.get("type") != "ready":
+            if ready.get("type") != ReadyMessage.type_name():
                 raise ConnectionError(f"STT server refused the session: {ready}")
             await self._call_event_handler("on_connected")
         except Exception as exc:  # noqa: BLE001 - any failure means the STT is unavailable
@@ -188,12 +190,12 @@ class VoiceSTTService(WebsocketSTTService):
             if isinstance(message, bytes):
                 continue
             event = json.loads(message)
-            if event.get("type") == "final":
-                await self._on_final(event.get("text", "").strip(), revises="revises" in event)
-            elif event.get("type") == "error":
-                await self.push_error_frame(
-                    UpstreamErrorFrame(error=event.get("message", ""), service="stt", code=f"stt_{event.get('code')}")
-                )
+            if event.get("type") == FinalMessage.type_name():
+                final = FinalMessage.read(event)
+                await self._on_final(final.text.strip(), revises=final.revises is not None)
+            elif event.get("type") == ErrorEvent.type_name():
+                error = ErrorEvent.read(event)
+                await self.push_error_frame(UpstreamErrorFrame(error=error.message, service="stt", code=f"stt_{error.code}"))
 
     async def _on_final(self, text: str, *, revises: bool) -> None:
         self.confirm_finalize()

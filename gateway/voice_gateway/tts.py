@@ -22,12 +22,12 @@ from pipecat.utils.tracing.service_decorators import traced_tts
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
+from voice_common.protocol.constants import END_OF_SPEECH, TTS_SAMPLE_RATE
+from voice_common.protocol.errors import ErrorEvent
+from voice_common.protocol.tts import CancelledMessage, CancelMessage, SpeakConfig, SpeakMessage
 from voice_gateway.phrasing import GrowingPhraseTextAggregator
 from voice_gateway.tracing import tts_traceparent
 from voice_gateway.upstream import UpstreamErrorFrame
-
-TTS_SAMPLE_RATE = 24000
-END_OF_SPEECH = "END"
 
 
 class VoiceTTSService(TTSService):
@@ -80,7 +80,8 @@ class VoiceTTSService(TTSService):
             async with asyncio.timeout(self._timeout):
                 while True:
                     message = await websocket.recv()
-                    if isinstance(message, str) and message.startswith("{") and json.loads(message).get("type") == "cancelled":
+                    cancelled = CancelledMessage.type_name()
+                    if isinstance(message, str) and message.startswith("{") and json.loads(message).get("type") == cancelled:
                         break
         except (TimeoutError, Exception) as exc:  # noqa: BLE001 - a fresh connection fixes any state
             logger.warning(f"{self}: no cancel ack ({exc!r}); reconnecting")
@@ -95,12 +96,12 @@ class VoiceTTSService(TTSService):
                 websocket = await self._connection()
             await websocket.send(
                 json.dumps(
-                    {
-                        "text": text,
-                        "config": {"voice": self._settings.voice, "speed": self._speed},
-                        "context_id": context_id,
+                    SpeakMessage(
+                        text=text,
+                        config=SpeakConfig(voice=self._settings.voice, speed=self._speed),
+                        context_id=context_id,
                         **tts_traceparent(self, context_id),  # the server's spans go under this reply's
-                    }
+                    ).wire()
                 )
             )
         except Exception as exc:  # noqa: BLE001 - server down or refusing
@@ -121,9 +122,10 @@ class VoiceTTSService(TTSService):
                     break
                 else:
                     event = json.loads(message)
-                    if event.get("type") == "error":
+                    if event.get("type") == ErrorEvent.type_name():
+                        error = ErrorEvent.read(event)
                         await self.push_error_frame(
-                            UpstreamErrorFrame(error=event.get("message", ""), service="tts", code=f"tts_{event.get('code')}")
+                            UpstreamErrorFrame(error=error.message, service="tts", code=f"tts_{error.code}")
                         )
                         break
         except asyncio.CancelledError:
@@ -151,7 +153,7 @@ class VoiceTTSService(TTSService):
         if websocket is None or websocket.state is not State.OPEN:
             return
         try:
-            await websocket.send(json.dumps({"type": "cancel"}))
+            await websocket.send(json.dumps(CancelMessage().wire()))
             self._awaiting_cancel_ack = True
         except Exception as exc:  # noqa: BLE001 - a barge-in must not fail on a broken socket: a fresh one replaces it
             logger.warning(f"{self}: could not send cancel: {exc!r}")

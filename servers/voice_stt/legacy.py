@@ -13,6 +13,7 @@ import time
 from fastapi import WebSocket
 
 from voice_common.audio import PCM_SAMPLE_WIDTH
+from voice_common.protocol.stt import LegacyError
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
 from voice_stt.sessions import WireSession
@@ -30,7 +31,7 @@ class LegacySession(WireSession):
         self.settings = settings
 
     def error_payload(self, code: str, message: str, **extra: object) -> dict:
-        return {"error": message, "code": code, **extra}
+        return LegacyError(error=message, code=code, **extra).wire()
 
     async def on_text(self, text: str) -> None:
         await self.report("bad_message", "send each utterance as one binary frame of 16 kHz s16le mono PCM")

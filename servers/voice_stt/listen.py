@@ -19,32 +19,22 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Literal
 
 from fastapi import WebSocket
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH
-from voice_common.wire import MessageError, parse_json_object
+from voice_common.protocol.constants import CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL
+from voice_common.protocol.parsing import MessageError, parse_json_object
+from voice_common.protocol.stt import FinalMessage, PartialMessage, ReadyMessage, StartMessage
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
-from voice_stt.sessions import CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL, WireSession
+from voice_stt.sessions import WireSession
 from voice_stt.settings import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, MODEL_SAMPLE_RATE, STTSettings
 from voice_stt.tracing import decode_span
 
 logger = logging.getLogger("voice_stt")
-
-
-class StartMessage(BaseModel):
-    """The first message of a session; unknown fields are ignored so newer clients still connect."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    type: Literal["start"]
-    sample_rate: int = MODEL_SAMPLE_RATE
-    language: str | None = None
-    interim_results: bool = False
 
 
 class ListenSession(WireSession):
@@ -116,7 +106,7 @@ class ListenSession(WireSession):
         self.started, self.sample_rate, self.language = True, start.sample_rate, language
         if start.interim_results:
             self._partials = asyncio.create_task(self._partial_loop())
-        await self.send_json({"type": "ready", "session_id": self.session_id, "sample_rate": self.sample_rate})
+        await self.send_json(ReadyMessage(session_id=self.session_id, sample_rate=self.sample_rate).wire())
 
     async def _flush(self, message: dict | None = None) -> None:
         """Decode the segment now (the client's VAD says the caller stopped) and start the next one."""
@@ -135,17 +125,15 @@ class ListenSession(WireSession):
             return
         latency = time.perf_counter() - received
         metrics.REQUEST_LATENCY.labels(endpoint=self.endpoint).observe(latency)
-        final = {
-            "type": "final",
-            "text": transcript.text,
-            "segment": segment,
-            "audio_ms": round(transcript.audio_seconds * 1000),
-            "latency_ms": round(latency * 1000),
-        }
-        if revises is not None:
-            final["revises"] = revises
+        final = FinalMessage(
+            text=transcript.text,
+            segment=segment,
+            audio_ms=round(transcript.audio_seconds * 1000),
+            latency_ms=round(latency * 1000),
+            **({} if revises is None else {"revises": revises}),  # only a continued segment says what it revises
+        )
         tracing.end_span(span, **{"stt.characters": len(transcript.text)})
-        await self.send_json(final)
+        await self.send_json(final.wire())
 
     async def _resume(self, _message: dict) -> None:
         """Put the last flushed segment back in front of the current one (the caller went on)."""
@@ -222,7 +210,7 @@ class ListenSession(WireSession):
                 continue
             if epoch == self._epoch and transcript.text and transcript.text != last_text:
                 last_text = transcript.text
-                await self.send_json({"type": "partial", "text": transcript.text, "segment": segment})
+                await self.send_json(PartialMessage(text=transcript.text, segment=segment).wire())
 
     async def finish(self) -> None:
         if self._partials is not None:

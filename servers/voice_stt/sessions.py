@@ -14,16 +14,12 @@ from typing import ClassVar
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from voice_common.ops import error_event
+from voice_common.protocol.constants import CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER
+from voice_common.protocol.errors import error_event
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
 
 logger = logging.getLogger("voice_stt")
-
-CLOSE_NORMAL = 1000
-CLOSE_MESSAGE_TOO_BIG = 1009
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class WireSession:

@@ -9,8 +9,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voice_common.audio import PCM_SAMPLE_WIDTH
+from voice_common.protocol.constants import STT_SAMPLE_RATE
 
-MODEL_SAMPLE_RATE = 16000  # Whisper's input rate; the legacy /ws and raw HTTP PCM default to it
+MODEL_SAMPLE_RATE = STT_SAMPLE_RATE  # Whisper's input rate; the legacy /ws and raw HTTP PCM default to it
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000  # input rates resampled to 16 kHz; others are refused
 ComputeType = Literal[
     "default", "auto", "int8", "int8_float16", "int8_float32", "int8_bfloat16", "int16", "float16", "bfloat16", "float32"

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, read_wav
+from voice_common.protocol.errors import ApiError
 from voice_stt import metrics
 from voice_stt.engine import Transcript, WhisperEngine
 from voice_stt.settings import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STTSettings
@@ -31,18 +32,9 @@ logger = logging.getLogger("voice_stt")
 ResponseFormat = Literal["json", "text", "verbose_json"]
 
 
-class ApiError(Exception):
-    """An HTTP error with a stable code, rendered in OpenAI's error shape."""
-
-    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
-
-
 def _error_response(error: ApiError) -> JSONResponse:
     metrics.ERRORS.labels(code=error.code).inc()
-    body = {"error": {"code": error.code, "message": error.message, "param": error.param}}
-    return JSONResponse(body, status_code=error.status)
+    return JSONResponse(error.body(), status_code=error.status)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -56,7 +48,7 @@ def add_error_handlers(app: FastAPI) -> None:
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problem = exc.errors()[0]
         param = str(problem["loc"][-1]) if problem.get("loc") else None
-        return _error_response(ApiError(400, "invalid_request", f"{param}: {problem['msg']}", param))
+        return _error_response(ApiError("invalid_request", f"{param}: {problem['msg']}", param))
 
 
 def _pcm_of_upload(data: bytes, sample_rate: int | None) -> tuple[bytes, int]:
@@ -65,18 +57,18 @@ def _pcm_of_upload(data: bytes, sample_rate: int | None) -> tuple[bytes, int]:
         try:
             pcm, rate = read_wav(data)
         except ValueError as exc:  # read_wav names the problem: bad header, not 16-bit, truncated...
-            raise ApiError(400, "unsupported_format", f"unreadable WAV file: {exc}", "file") from exc
+            raise ApiError("unsupported_format", f"unreadable WAV file: {exc}", "file") from exc
     elif sample_rate is None:
         raise ApiError(
-            400, "unsupported_format", "send a 16-bit WAV file, or raw s16le mono PCM with the sample_rate field", "file"
+            "unsupported_format", "send a 16-bit WAV file, or raw s16le mono PCM with the sample_rate field", "file"
         )
     elif len(data) % PCM_SAMPLE_WIDTH:
-        raise ApiError(400, "odd_length_frame", f"raw PCM s16le holds whole samples; got {len(data)} bytes", "file")
+        raise ApiError("odd_length_frame", f"raw PCM s16le holds whole samples; got {len(data)} bytes", "file")
     else:
         pcm, rate = data, sample_rate
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise ApiError(
-            400, "unsupported_sample_rate", f"sample rate {rate} is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz", "sample_rate"
+            "unsupported_sample_rate", f"sample rate {rate} is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz", "sample_rate"
         )
     return pcm, rate
 
@@ -85,7 +77,7 @@ def _check_duration(pcm: bytes, rate: int, max_seconds: float) -> None:
     """Refuse audio longer than ``max_seconds`` from its PCM length, before it costs a decode."""
     seconds = len(pcm) // PCM_SAMPLE_WIDTH / rate
     if seconds > max_seconds:
-        raise ApiError(413, "audio_too_long", f"audio is limited to {max_seconds:g} s, got {seconds:.1f} s", "file")
+        raise ApiError("audio_too_long", f"audio is limited to {max_seconds:g} s, got {seconds:.1f} s", "file", 413)
 
 
 def _render(transcript: Transcript, response_format: ResponseFormat) -> JSONResponse | PlainTextResponse:
@@ -120,15 +112,15 @@ def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRo
     ) -> JSONResponse | PlainTextResponse:
         started = time.perf_counter()
         if not engine.ready:
-            raise ApiError(503, "not_ready", "the model is still loading; retry shortly")
+            raise ApiError("not_ready", "the model is still loading; retry shortly", status=503)
         data = await file.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
-            raise ApiError(413, "file_too_large", f"files are limited to {settings.max_upload_bytes} bytes", "file")
+            raise ApiError("file_too_large", f"files are limited to {settings.max_upload_bytes} bytes", "file", 413)
         pcm, rate = _pcm_of_upload(data, sample_rate)
         _check_duration(pcm, rate, settings.max_upload_seconds)
         language = language or settings.language
         if not engine.supports(language):
-            raise ApiError(400, "unsupported_language", f"the model does not know language {language!r}", "language")
+            raise ApiError("unsupported_language", f"the model does not know language {language!r}", "language")
         try:
             transcript = await engine.transcribe(
                 pcm, rate, language, timestamps=response_format == "verbose_json", priority=Priority.UPLOAD,
@@ -136,7 +128,7 @@ def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRo
             )
         except Exception as exc:  # reported as a 500 with a stable code
             logger.exception("decode failed on /v1/audio/transcriptions")
-            raise ApiError(500, "transcription_failed", f"could not transcribe: {exc}") from exc
+            raise ApiError("transcription_failed", f"could not transcribe: {exc}", status=500) from exc
         metrics.REQUEST_LATENCY.labels(endpoint="transcriptions").observe(time.perf_counter() - started)
         return _render(transcript, response_format)
 

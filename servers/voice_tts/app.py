@@ -22,21 +22,23 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, wav_bytes
-from voice_common.ops import add_ops_routes, background_model_lifespan, error_event
+from voice_common.ops import add_ops_routes, background_model_lifespan
+from voice_common.protocol.constants import CLOSE_TRY_AGAIN_LATER, TTS_SAMPLE_RATE
+from voice_common.protocol.errors import ApiError, error_event
 from voice_tts import metrics
-from voice_tts.engine import SAMPLE_RATE, KokoroEngine, SynthesisError
-from voice_tts.requests import RequestError, check_speech, read_json_body
+from voice_tts.engine import KokoroEngine, SynthesisError
+from voice_tts.requests import check_speech, read_json_body
 from voice_tts.settings import TTSSettings
-from voice_tts.ws import CLOSE_TRY_AGAIN_LATER, SpeechSession
+from voice_tts.ws import SpeechSession
 
 logger = logging.getLogger("voice_tts")
 
-PCM_MEDIA_TYPE = f"audio/pcm;rate={SAMPLE_RATE};encoding=s16le;channels=1"
-NOT_READY = RequestError("not_ready", "the model is still loading; retry when /ready answers 200", "model", 503)
-SYNTHESIS_FAILED = RequestError("synthesis_failed", "the model failed on this input; the server log has the cause", "input", 500)
+PCM_MEDIA_TYPE = f"audio/pcm;rate={TTS_SAMPLE_RATE};encoding=s16le;channels=1"
+NOT_READY = ApiError("not_ready", "the model is still loading; retry when /ready answers 200", "model", 503)
+SYNTHESIS_FAILED = ApiError("synthesis_failed", "the model failed on this input; the server log has the cause", "input", 500)
 
 
-def streaming_wav_header(sample_rate: int = SAMPLE_RATE) -> bytes:
+def streaming_wav_header(sample_rate: int = TTS_SAMPLE_RATE) -> bytes:
     """A WAV header for a stream of unknown length (sizes set to the maximum, as streamers do)."""
     byte_rate = sample_rate * PCM_SAMPLE_WIDTH
     return (
@@ -48,7 +50,7 @@ def streaming_wav_header(sample_rate: int = SAMPLE_RATE) -> bytes:
     )
 
 
-def _error(exc: RequestError) -> JSONResponse:
+def _error(exc: ApiError) -> JSONResponse:
     metrics.ERRORS.labels(code=exc.code).inc()
     return JSONResponse(exc.body(), status_code=exc.status)
 
@@ -103,7 +105,7 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
                 response_format=response_format,
             )
             if not isinstance(stream, bool):
-                raise RequestError("invalid_stream", "stream must be true or false", "stream")
+                raise ApiError("invalid_stream", "stream must be true or false", "stream")
             # Chunk spans under FastAPI's span of this request (which took the caller's traceparent header).
             pieces = engine.stream(text, voice, speed, trace=tracing.current())
             # The first piece before the status: what fails now gets a 4xx/5xx, not a cut 200.
@@ -111,16 +113,16 @@ def create_app(settings: TTSSettings | None = None) -> FastAPI:
             metrics.TTFB.labels(endpoint="speech").observe(time.perf_counter() - received_at)
             if not stream:  # one body with exact sizes, for clients that want a plain file
                 pcm = first + b"".join([piece async for piece in pieces])
-        except RequestError as exc:
+        except ApiError as exc:
             return _error(exc)
         except SynthesisError:
             logger.exception("synthesis failed")
             return _error(SYNTHESIS_FAILED)
 
-        headers = {"X-Sample-Rate": str(SAMPLE_RATE)}
+        headers = {"X-Sample-Rate": str(TTS_SAMPLE_RATE)}
         if not stream:
             if response_format == "wav":
-                return Response(wav_bytes(pcm, SAMPLE_RATE), media_type="audio/wav", headers=headers)
+                return Response(wav_bytes(pcm, TTS_SAMPLE_RATE), media_type="audio/wav", headers=headers)
             return Response(pcm, media_type=PCM_MEDIA_TYPE, headers=headers)
         if response_format == "wav":
             return StreamingResponse(_streamed(streaming_wav_header() + first, pieces), media_type="audio/wav", headers=headers)

@@ -29,6 +29,7 @@ from opentelemetry.context import Context
 
 from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, float32_to_pcm16
+from voice_common.protocol.constants import TTS_SAMPLE_RATE
 from voice_tts import metrics
 from voice_tts.chunking import chunk_text
 from voice_tts.requests import unspeakable_input
@@ -36,7 +37,6 @@ from voice_tts.settings import TTSSettings
 
 logger = logging.getLogger("voice_tts")
 
-SAMPLE_RATE = 24000
 # kokoro-onnx's own pauses where it joins the batches of one call: the engine joins its batches alike.
 SENTENCE_PAUSE_S, CLAUSE_PAUSE_S = 0.25, 0.1
 
@@ -110,13 +110,13 @@ class KokoroEngine:
     ) -> AsyncIterator[bytes]:
         """PCM s16le 24 kHz pieces of ``text`` spoken, chunk after chunk, until done or cancelled.
 
-        Raises ``unspeakable_input`` (a RequestError) before any audio when no chunk has anything to
+        Raises ``unspeakable_input`` (a ApiError) before any audio when no chunk has anything to
         say, and SynthesisError when the phonemizer or the model fails. A consumer that stops
         iterating (a client disconnect cancels the task) terminates the run in flight. With
         ``trace`` (a request's span), each chunk's synthesis is a ``tts.chunk`` span beneath it.
         """
         synthesis = synthesis or Synthesis()
-        piece_bytes = int(self.settings.stream_piece_seconds * SAMPLE_RATE) * PCM_SAMPLE_WIDTH
+        piece_bytes = int(self.settings.stream_piece_seconds * TTS_SAMPLE_RATE) * PCM_SAMPLE_WIDTH
         spoke = False
         metrics.ACTIVE_STREAMS.inc()
         try:
@@ -219,9 +219,9 @@ class KokoroEngine:
             raise SynthesisError(f"the model failed: {exc}") from exc
         finally:
             self._session.thread.run_options = None
-        seconds = samples.size / SAMPLE_RATE
+        seconds = samples.size / TTS_SAMPLE_RATE
         metrics.AUDIO_SECONDS.inc(seconds)
         metrics.REAL_TIME_FACTOR.observe((time.perf_counter() - started) / max(seconds, 1e-6))
         # kokoro-onnx trims the silence around each call's audio, so the pause its punctuation
         # asks for is added back, as kokoro-onnx does where it joins its own batches.
-        return np.concatenate([samples, np.zeros(int(pause * SAMPLE_RATE), dtype=samples.dtype)])
+        return np.concatenate([samples, np.zeros(int(pause * TTS_SAMPLE_RATE), dtype=samples.dtype)])

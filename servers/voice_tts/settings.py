@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from voice_common.wire import MAX_MESSAGE_BYTES
+from voice_common.protocol.parsing import MAX_MESSAGE_BYTES
 
 KOKORO_MAX_PHONEMES = 510  # the model's context: kokoro-onnx refuses longer calls
 

@@ -25,17 +25,16 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
 from voice_common import tracing
-from voice_common.ops import error_event
-from voice_common.wire import MessageError, parse_json_object
+from voice_common.protocol.constants import CLOSE_INTERNAL_ERROR, END_OF_SPEECH
+from voice_common.protocol.errors import ApiError, error_event
+from voice_common.protocol.parsing import MessageError, parse_json_object
+from voice_common.protocol.tts import CancelledMessage
 from voice_tts import metrics
 from voice_tts.engine import KokoroEngine, Synthesis, SynthesisError
-from voice_tts.requests import RequestError, check_speech
+from voice_tts.requests import check_speech
 
 logger = logging.getLogger("voice_tts")
 
-END_OF_SPEECH = "END"
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_INTERNAL_ERROR = 1011
 # check_speech names the OpenAI request's fields; errors here name this protocol's.
 WS_FIELDS = {"input": "text", "voice": "config.voice", "speed": "config.speed"}
 
@@ -138,7 +137,7 @@ class SpeechSession:
                 self.engine.voices,
                 self.engine.settings.max_input_chars,
             )
-        except RequestError as exc:
+        except ApiError as exc:
             await self._request_error(exc)
             return
         parent = tracing.remote_parent(message.get(tracing.TRACEPARENT))
@@ -154,7 +153,7 @@ class SpeechSession:
             job.synthesis.cancel()
         if stopped:
             metrics.CANCELLATIONS.inc()
-        await self.send({"type": "cancelled", "context_id": stopped[0].context_id if stopped else None})
+        await self.send(CancelledMessage(context_id=stopped[0].context_id if stopped else None).wire())
 
     async def _work(self) -> None:
         while True:
@@ -185,7 +184,7 @@ class SpeechSession:
                         first_audio_s = time.perf_counter() - job.received_at
                         metrics.TTFB.labels(endpoint="ws").observe(first_audio_s)
                     await self.send(piece, job)
-        except RequestError as exc:  # unspeakable_input: found by the phonemizer, before any audio
+        except ApiError as exc:  # unspeakable_input: found by the phonemizer, before any audio
             error = exc.code
             await self._request_error(exc)
             return
@@ -199,7 +198,7 @@ class SpeechSession:
             tracing.end_span(span, **ended)
         await self.send(END_OF_SPEECH, job)  # a cancelled job was acknowledged already
 
-    async def _request_error(self, exc: RequestError) -> None:
+    async def _request_error(self, exc: ApiError) -> None:
         await self._error(exc.code, exc.message, param=WS_FIELDS.get(exc.param, exc.param))
 
     async def _error(self, code: str, message: str, **extra: object) -> None:

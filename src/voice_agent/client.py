@@ -27,19 +27,20 @@ from voice_common.audio import (
     resample,
     trailing_silence_seconds,
 )
+from voice_common.protocol import gateway as events
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE, TTS_SAMPLE_RATE
 
-CALLER_RATE = 16000
 FRAME_MS = 20
-FRAME_BYTES = CALLER_RATE * FRAME_MS // 1000 * PCM_SAMPLE_WIDTH
+FRAME_BYTES = CALLER_SAMPLE_RATE * FRAME_MS // 1000 * PCM_SAMPLE_WIDTH
 SILENCE_FRAME = bytes(FRAME_BYTES)
 
 
 def caller_pcm(path: Path) -> bytes:
     """A WAV as the gateway wants it: 16 kHz mono s16le (other rates are resampled here)."""
     pcm, rate = read_wav(path)
-    if rate == CALLER_RATE:
+    if rate == CALLER_SAMPLE_RATE:
         return pcm
-    return float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, CALLER_RATE))
+    return float32_to_pcm16(resample(pcm16_to_float32(pcm), rate, CALLER_SAMPLE_RATE))
 
 
 def paced_frames(pcm: bytes) -> Iterator[tuple[bytes, float]]:
@@ -58,7 +59,12 @@ class Turn:
     heard: list[str] = field(default_factory=list)  # the gateway's transcripts; a revision replaces the last
     reply_text: str = ""
     reply_audio_bytes: int = 0
-    server: dict = field(default_factory=dict)  # the gateway's turn_metrics event
+    server: dict = field(default_factory=dict)  # the gateway's turn_metrics event, as it came
+
+    @property
+    def metrics(self) -> events.TurnMetrics | None:
+        """The turn_metrics event, typed; None until the gateway reported the turn."""
+        return events.TurnMetrics.read(self.server) if self.server else None
 
     @property
     def transcript(self) -> str:
@@ -75,7 +81,7 @@ class Turn:
             "transcript": self.transcript,
             "reply": self.reply_text.strip(),
             "client_mouth_to_ear_ms": self.client_mouth_to_ear_ms,
-            "reply_audio_seconds": round(self.reply_audio_bytes / (2 * 24000), 2),
+            "reply_audio_seconds": round(self.reply_audio_bytes / (PCM_SAMPLE_WIDTH * TTS_SAMPLE_RATE), 2),
             "server": self.server,
         }
 
@@ -92,7 +98,7 @@ class Conversation:
 
     @property
     def errors(self) -> list[dict]:
-        return [event for _, event in self.events if event.get("type") == "error"]
+        return [event for _, event in self.events if event.get("type") == events.ErrorEvent.type_name()]
 
     def reply_pcm(self) -> bytes:
         return b"".join(chunk for _, chunk in self.audio)
@@ -102,7 +108,7 @@ class Conversation:
 
     def start_turn(self, pcm: bytes) -> Turn:
         """A new turn for ``pcm`` just streamed: its clock starts where the speech (not its trailing silence) ended."""
-        turn = Turn(speech_end=time.monotonic() - trailing_silence_seconds(pcm, CALLER_RATE))
+        turn = Turn(speech_end=time.monotonic() - trailing_silence_seconds(pcm, CALLER_SAMPLE_RATE))
         self.turns.append(turn)
         return turn
 
@@ -129,21 +135,22 @@ class Conversation:
         self.events.append((now, event))
         kind = event.get("type")
         turn = self.turns[-1] if self.turns else None
-        if kind == "bot_started_speaking":
+        if kind == events.BotStartedSpeaking.type_name():
             self.bot_speaking = True
-        elif kind == "bot_stopped_speaking":
+        elif kind == events.BotStoppedSpeaking.type_name():
             self.bot_speaking = False
             self.bot_stopped_at = now
         elif turn is None:
             return
-        elif kind == "transcript":
-            if event.get("revises") and turn.heard:
+        elif kind == events.Transcript.type_name():
+            transcript = events.Transcript.read(event)
+            if transcript.revises and turn.heard:
                 turn.heard.pop()  # decoded again whole after a pause the caller spoke on from
-            if event["text"].strip():
-                turn.heard.append(event["text"].strip())
-        elif kind == "bot_text":
-            turn.reply_text += event["text"]
-        elif kind == "turn_metrics":
+            if transcript.text.strip():
+                turn.heard.append(transcript.text.strip())
+        elif kind == events.BotText.type_name():
+            turn.reply_text += events.BotText.read(event).text
+        elif kind == events.TurnMetrics.type_name():
             turn.server = event
 
 
@@ -161,7 +168,7 @@ class Caller:
     async def __aenter__(self) -> Caller:
         self._ws = await websockets.connect(self.url, open_timeout=self.open_timeout, max_size=None)
         self._reader = asyncio.create_task(self._read())
-        await self.wait_for(lambda: self.conversation.first_event("ready") or self.conversation.errors, 30)
+        await self.wait_for(lambda: self.conversation.first_event(events.Ready.type_name()) or self.conversation.errors, 30)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -241,14 +248,14 @@ class Caller:
 
 def budget_rows(turn: Turn) -> list[tuple[str, float | None]]:
     """(stage, measured ms) for the budget table; network = client minus server mouth-to-ear."""
-    server = turn.server
+    server = turn.metrics
     client_m2e = turn.client_mouth_to_ear_ms
-    server_m2e = server.get("mouth_to_ear_ms")
+    server_m2e = server.mouth_to_ear_ms if server else None
     network = None if client_m2e is None or server_m2e is None else round(max(client_m2e - server_m2e, 0.0), 1)
     return [
-        ("stt", server.get("stt_ms")),
-        ("llm_ttft", server.get("llm_ttft_ms")),
-        ("tts_ttfb", server.get("tts_ttfb_ms")),
+        ("stt", server.stt_ms if server else None),
+        ("llm_ttft", server.llm_ttft_ms if server else None),
+        ("tts_ttfb", server.tts_ttfb_ms if server else None),
         ("network", network),
         ("mouth_to_ear", client_m2e if client_m2e is not None else server_m2e),
     ]

@@ -34,7 +34,7 @@ def turns_json(turns: list[Turn], budget: Budget) -> dict:
                 "transcript": turn.transcript,
                 "reply": turn.reply_text.strip(),
                 "mouth_to_ear_ms": stages["mouth_to_ear"],
-                "server_mouth_to_ear_ms": turn.server.get("mouth_to_ear_ms"),
+                "server_mouth_to_ear_ms": turn.metrics.mouth_to_ear_ms if turn.metrics else None,
                 "stages": {
                     "stt_ms": stages["stt"],
                     "llm_ttft_ms": stages["llm_ttft"],

@@ -50,11 +50,6 @@ def add_ops_routes(app: FastAPI, readiness: ReadinessCheck, registry: CollectorR
         return Response(encode(registry), media_type=content_type)
 
 
-def error_event(code: str, message: str, **extra: object) -> dict:
-    """The JSON error event sent over every WebSocket of the stack: a stable ``code`` and a human message."""
-    return {"type": "error", "code": code, "message": message, **extra}
-
-
 def background_model_lifespan(
     engine: ModelEngine, describe: str, logger: logging.Logger
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -18,7 +18,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Frame, Opcode
 
-from voice_common.ops import error_event
+from voice_common.protocol.errors import error_event
 
 MAX_HEADER_BYTES = 64 * 1024  # request line + headers; browsers and SDKs send a few KiB
 

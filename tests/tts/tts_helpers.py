@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from voice_common.audio import pcm16_to_float32, rms_dbfs
+from voice_common.protocol.constants import TTS_SAMPLE_RATE
 
 TIMEOUT_S = 60.0
-SAMPLE_RATE = 24000
+SAMPLE_RATE = TTS_SAMPLE_RATE
 
 FOX = "The quick brown fox jumps over the lazy dog."
 # Three sentences: the server sends the first alone (short first chunk), the rest after it.

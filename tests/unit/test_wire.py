@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice_common.wire import MAX_DEPTH, MessageError, parse_json_object
+from voice_common.protocol.parsing import MAX_DEPTH, MessageError, parse_json_object
 
 
 @pytest.mark.parametrize(
