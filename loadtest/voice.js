@@ -30,9 +30,12 @@ const BUDGET = JSON.parse(open(setting('LOADTEST_BUDGET', '../src/voice_common/b
 const SPEECH = open(setting('LOADTEST_SPEECH_PCM', ''), 'b');
 
 // The gateway's caller format: 16 kHz mono s16le in 20 ms frames; replies are 24 kHz s16le.
+// (voice_common.protocol.constants; tests/unit/test_protocol_clients.py checks these two rates.)
+const CALLER_RATE = 16000;
+const REPLY_RATE = 24000;
 const FRAME_MS = 20;
-const FRAME_BYTES = (16000 * FRAME_MS / 1000) * 2;
-const REPLY_BYTES_PER_SECOND = 24000 * 2;
+const FRAME_BYTES = (CALLER_RATE * FRAME_MS / 1000) * 2;
+const REPLY_BYTES_PER_SECOND = REPLY_RATE * 2;
 const SILENCE = new ArrayBuffer(FRAME_BYTES);
 const SETTLE_BEFORE_SPEAKING_MS = 500; // silence first so the VAD settles, as `voice-agent talk` does
 
