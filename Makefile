@@ -14,7 +14,7 @@ KOKORO_JS_VERSION := 1.2.1
 KOKORO_JS_TGZ := $(CACHE)/kokoro-js-$(KOKORO_JS_VERSION).tgz
 export VOICE_MODELS_DIR := $(abspath $(MODELS_DIR))
 
-.PHONY: help install models demo up lint test test-unit bench clean
+.PHONY: help install models demo up lint protocol-doc test test-unit bench clean
 
 # Tools the tests need beyond the venv (helm, k8s binaries, chromium...) are added by mk/*.mk.
 TEST_DEPS :=
@@ -49,6 +49,9 @@ up: install ## start the local stack and keep it running (Ctrl-C stops it)
 
 lint: $(VENV)/.installed ## ruff over all the Python (rules in pyproject.toml); make test runs it first
 	$(BIN)/ruff check .
+
+protocol-doc: $(VENV)/.installed ## regenerate docs/protocol-reference.md from the wire models (src/voice_common/protocol)
+	$(PY) scripts/protocol_doc.py
 
 test: install $(TEST_DEPS) ## run the whole test suite (see README for duration)
 	$(BIN)/ruff check .

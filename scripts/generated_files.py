@@ -1,7 +1,8 @@
-"""Write generated chart files, or check that the committed ones are current (``--check``).
+"""Write generated files, or check that the committed ones are current (``--check``).
 
-The dashboards and the alert rules are generated from the budget and the metric registries; both
-generators share this command line so CI and ``make dashboards`` treat them alike.
+The chart's dashboards and alert rules are generated from the budget and the metric registries,
+the protocol reference from the wire models; all generators share this command line so CI,
+``make dashboards`` and ``make protocol-doc`` treat them alike.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from pathlib import Path
 
 
 def write_or_check(
-    argv: list[str] | None, *, what: str, out_dir: Path, pattern: str, render: Callable[[], dict[str, str]]
+    argv: list[str] | None,
+    *,
+    what: str,
+    out_dir: Path,
+    pattern: str,
+    render: Callable[[], dict[str, str]],
+    remedy: str = "make dashboards",
 ) -> int:
-    """``render()`` gives file name -> text; files in ``out_dir`` matching ``pattern`` are ours."""
-    parser = argparse.ArgumentParser(description=f"generate the chart's {what}")
+    """``render()`` gives file name -> text; files in ``out_dir`` matching ``pattern`` are ours.
+    ``remedy`` is the command a stale check tells the reader to run."""
+    parser = argparse.ArgumentParser(description=f"generate the {what}")
     parser.add_argument("--check", action="store_true", help=f"fail if the committed {what} differ from the generated ones")
     parser.add_argument("--out", type=Path, default=out_dir, help="directory of the generated files")
     args = parser.parse_args(argv)
@@ -27,7 +35,7 @@ def write_or_check(
             name for name, text in rendered.items() if not (args.out / name).exists() or (args.out / name).read_text() != text
         ]
         if stale or extra:
-            print(f"stale {what} {stale}, unexpected {extra}: run `make dashboards`", file=sys.stderr)
+            print(f"stale {what} {stale}, unexpected {extra}: run `{remedy}`", file=sys.stderr)
             return 1
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
