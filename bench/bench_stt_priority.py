@@ -38,6 +38,7 @@ import websockets
 
 from voice_agent.processes import ServiceProcess
 from voice_common.audio import wav_bytes
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import start_service
 from voice_testkit.speech import CAPITAL, CAPITAL_WORDS, long_speech, spoken, words
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--before-rev", help="also measure the server code of this git revision (e.g. the seed's)")
     args = parser.parse_args()
     question = spoken(CAPITAL)  # synthesize before any server runs
-    upload = wav_bytes(long_speech(UPLOAD_SECONDS), 16000)
+    upload = wav_bytes(long_speech(UPLOAD_SECONDS), CALLER_SAMPLE_RATE)
     servers = dict(SERVERS)
     with tempfile.TemporaryDirectory(prefix="stt-before-") as before:
         if args.before_rev:

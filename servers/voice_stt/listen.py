@@ -27,7 +27,16 @@ from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH
 from voice_common.protocol.constants import CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL
 from voice_common.protocol.parsing import MessageError, parse_json_object
-from voice_common.protocol.stt import FinalMessage, PartialMessage, ReadyMessage, StartMessage
+from voice_common.protocol.stt import (
+    FinalMessage,
+    FlushMessage,
+    PartialMessage,
+    ReadyMessage,
+    ResetMessage,
+    ResumeMessage,
+    StartMessage,
+    StopMessage,
+)
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
 from voice_stt.sessions import WireSession
@@ -67,20 +76,21 @@ class ListenSession(WireSession):
             await self.report("bad_message", 'expected a JSON object with a string "type"')
             return
         kind = message["type"]
+        start, stop = StartMessage.type_name(), StopMessage.type_name()
         handlers = {
-            "start": self._start,
-            "flush": self._flush,
-            "resume": self._resume,
-            "reset": self._reset,
-            "stop": self._stop,
+            start: self._start,
+            FlushMessage.type_name(): self._flush,
+            ResumeMessage.type_name(): self._resume,
+            ResetMessage.type_name(): self._reset,
+            stop: self._stop,
         }
         if kind not in handlers:
             await self.report("unknown_type", f"unknown message type {kind!r}; expected one of {sorted(handlers)}")
-        elif kind == "start" and self.started:
+        elif kind == start and self.started:
             await self.report("already_started", "this session has already started")
-        elif kind == "stop" and not self.started:
+        elif kind == stop and not self.started:
             await self.close(CLOSE_NORMAL)  # nothing to flush
-        elif kind != "start" and not self.started:
+        elif kind != start and not self.started:
             await self.report("not_started", f'send {{"type": "start"}} before {kind!r}')
         else:
             await handlers[kind](message)

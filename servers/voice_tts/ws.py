@@ -28,7 +28,7 @@ from voice_common import tracing
 from voice_common.protocol.constants import CLOSE_INTERNAL_ERROR, END_OF_SPEECH
 from voice_common.protocol.errors import ApiError, error_event
 from voice_common.protocol.parsing import MessageError, parse_json_object
-from voice_common.protocol.tts import CancelledMessage
+from voice_common.protocol.tts import CancelledMessage, CancelMessage
 from voice_tts import metrics
 from voice_tts.engine import KokoroEngine, Synthesis, SynthesisError
 from voice_tts.requests import check_speech
@@ -119,7 +119,7 @@ class SpeechSession:
             except MessageError as exc:
                 await self._error(exc.code, exc.message)
                 return
-        if message.get("type") == "cancel":
+        if message.get("type") == CancelMessage.type_name():
             await self._cancel()
             return
         if message.get("type") not in (None, "speak"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from voice_common.protocol.constants import CALLER_SAMPLE_RATE
 from voice_testkit.services import MODELS_DIR
 
 CAPITAL = "What is the capital of France?"
@@ -24,7 +25,7 @@ def _kokoro():
 
 
 @lru_cache(maxsize=64)
-def spoken(text: str, sample_rate: int = 16000, voice: str = "am_michael") -> bytes:
+def spoken(text: str, sample_rate: int = CALLER_SAMPLE_RATE, voice: str = "am_michael") -> bytes:
     """``text`` spoken by Kokoro (a different voice from the bot's), as s16le mono PCM at ``sample_rate``."""
     from voice_common.audio import float32_to_pcm16, resample
 
@@ -37,7 +38,7 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower()))
 
 
-def silence(seconds: float, sample_rate: int = 16000) -> bytes:
+def silence(seconds: float, sample_rate: int = CALLER_SAMPLE_RATE) -> bytes:
     return bytes(int(seconds * sample_rate) * 2)
 
 
@@ -46,5 +47,5 @@ def long_speech(seconds: float) -> bytes:
     between), so both ends of a long transcript can be checked."""
     head, tail, pause = spoken(FOX), spoken(CAPITAL), silence(0.5)
     middle = spoken(LIGHTS) + pause
-    repeats = max(0, int(seconds * 16000) * 2 - len(head) - len(tail)) // len(middle)
+    repeats = max(0, int(seconds * CALLER_SAMPLE_RATE) * 2 - len(head) - len(tail)) // len(middle)
     return head + pause + middle * repeats + tail
