@@ -23,7 +23,7 @@ node-deps: k8s-etcd ## containerd, runc, CNI plugins, iptables, conntrack, ipset
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	    containerd runc containernetworking-plugins iptables conntrack ipset >/dev/null; }
 
-node-up: install k8s-tools helm-tools node-deps ## start the single-node cluster (containerd + kubelet + kube-proxy + CoreDNS), detached
+node-up: install k8s-tools helm-tools node-deps ## start the single-node cluster (containerd, kubelet, kube-proxy, CoreDNS, kube-router NetworkPolicy), detached
 	$(NODE_PY) up
 
 node-images: install images-base ## build the CPU images offline (as test-images: local Debian base, dockerd without bridge)
@@ -35,7 +35,7 @@ node-load: docker-daemon ## docker save the CPU images | ctr import into the nod
 node-deploy: ## make deploy (helm upgrade --install --wait, helm test) on the node
 	$(MAKE) deploy KUBECONFIG=$(NODE_KUBECONFIG)
 
-node-undeploy:
+node-undeploy: ## make undeploy on the node
 	$(MAKE) undeploy KUBECONFIG=$(NODE_KUBECONFIG)
 
 node-status: ## what of the node runs

@@ -10,6 +10,7 @@ words, non-silent 24 kHz reply audio), an STT pod killed mid-call, and in-cluste
 from __future__ import annotations
 
 import asyncio
+import calendar
 import json
 import os
 import subprocess
@@ -100,6 +101,31 @@ def test_every_pod_runs_in_a_container_on_the_node():
         if component != "gateway":
             inits = pod["status"].get("initContainerStatuses", [])
             assert inits and all(i["state"].get("terminated", {}).get("exitCode") == 0 for i in inits), inits
+
+
+def pod_startup_seconds(pod: dict) -> dict[str, float]:
+    """Seconds from the pod's creation to each of its conditions (and the seed init container's end)."""
+    def at(stamp: str) -> float:
+        return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+    created = at(pod["metadata"]["creationTimestamp"])
+    out = {c["type"]: at(c["lastTransitionTime"]) - created for c in pod["status"].get("conditions", [])}
+    for init in pod["status"].get("initContainerStatuses", []):
+        if "terminated" in init["state"]:
+            out[f"init {init['name']} done"] = at(init["state"]["terminated"]["finishedAt"]) - created
+    return out
+
+
+def test_pod_startup_times_are_recorded():
+    """Written to .cache/test-artifacts/kind-pod-startup.json (docs/kind.md quotes them); each pod
+    was Ready within the chart's startup budget."""
+    times = {p["metadata"]["labels"]["app.kubernetes.io/component"]: pod_startup_seconds(p)
+             for p in release_pods() if ready(p)}
+    out = REPO / ".cache" / "test-artifacts" / "kind-pod-startup.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(times, indent=1, sort_keys=True))
+    assert sorted(times) == sorted(COMPONENTS)
+    assert all(0 <= t["Ready"] < 600 for t in times.values()), times
 
 
 def test_the_pods_run_as_the_chart_says():

@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cluster import Cluster, ClusterError, default_bin_dir, default_etcd, free_port
+from cluster import SERVICE_CIDR, Cluster, ClusterError, default_bin_dir, default_etcd, free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -99,7 +99,8 @@ def missing_host_tools() -> list[str]:
 
 def pause_source() -> Path:
     """build/pause/linux/pause.c of the k8s.io/kubernetes module tools/k8s/go.mod pins (in the module cache)."""
-    out = subprocess.run(["go", "mod", "download", "-json", "k8s.io/kubernetes"], cwd=HERE, capture_output=True,
+    go = os.environ.get("GO") or shutil.which("go") or "/usr/local/go/bin/go"  # as build.sh finds it
+    out = subprocess.run([go, "mod", "download", "-json", "k8s.io/kubernetes"], cwd=HERE, capture_output=True,
                          text=True, check=False, env={**os.environ, "GOFLAGS": "-mod=readonly"})
     try:
         src = Path(json.loads(out.stdout)["Dir"]) / "build/pause/linux/pause.c"
@@ -183,6 +184,7 @@ class Node:
             raise ClusterError(f"already up ({self.pids}); `python tools/k8s/node.py down` first")
         started = time.monotonic()
         deadline = started + timeout
+        shutil.rmtree(self.workdir / "logs", ignore_errors=True)  # this run's logs only
         for d in (self.workdir, self.workdir / "logs", self.data, self.run):
             d.mkdir(parents=True, exist_ok=True)
         # netns names present before us: down removes only the ones our pods leave behind.
@@ -208,6 +210,8 @@ class Node:
             self._save_pids()
             self._dns_service()
             cp._wait(deadline, "CoreDNS ready", self._coredns_ready, interval=1.0)
+            # Pods started before kube-proxy's first sync would reach no Service at all.
+            cp._wait(deadline, f"kube-proxy's rules for kube-dns ({DNS_IP})", self._kube_proxy_synced, interval=0.5)
         except BaseException:
             self._save_pids()
             log("start failed; logs in " + str(self.workdir / "logs"))
@@ -259,6 +263,11 @@ class Node:
             sh("ip", "link", "add", BRIDGE, "type", "bridge")
         sh("ip", "addr", "replace", f"{NODE_IP}/24", "dev", BRIDGE)
         sh("ip", "link", "set", BRIDGE, "up")
+        # ClusterIPs never leave the node. Without this, a connection opened before kube-proxy has
+        # programmed its Service follows the default route out; on a machine whose network answers
+        # anything (seen here: an HTTP proxy answering 404), a keep-alive client stays pinned to that
+        # answer (the gateway's LLM warm-up got 404s for 58 s). On the bridge it fails instead.
+        sh("ip", "route", "replace", SERVICE_CIDR, "dev", BRIDGE)
         for key, value in (("net/ipv4/ip_forward", "1"), ("net/bridge/bridge-nf-call-iptables", "1")):
             Path("/proc/sys", key).write_text(value)
         net_d = self.run / "cni" / "net.d"
@@ -367,7 +376,7 @@ state = "{self.run / 'containerd-state'}"
         self.cp._spawn("kube-router", [
             str(binary), f"--kubeconfig={self.cp.kubeconfig}", f"--hostname-override={NODE_NAME}",
             "--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
-            "--enable-ipv4=true", "--enable-ipv6=false", "--service-cluster-ip-range=10.96.0.0/16",
+            "--enable-ipv4=true", "--enable-ipv6=false", f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--metrics-port=0", f"--health-port={free_port()}", "--v=1",
         ])
 
@@ -435,6 +444,11 @@ state = "{self.run / 'containerd-state'}"
             "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}, "nodeName": NODE_NAME}],
             "ports": ports,
         })
+
+    @staticmethod
+    def _kube_proxy_synced() -> bool:
+        rules = sh("iptables", "-t", "nat", "-S", "KUBE-SERVICES", check=False, quiet=True).stdout.decode()
+        return f"-d {DNS_IP}/32" in rules
 
     def _coredns_ready(self) -> bool:
         import urllib.request
