@@ -17,6 +17,7 @@ from voice_agent.report import turn_table, turns_json
 from voice_agent.stack import LOG_DIR, StackPorts, default_models_dir, stack_specs
 from voice_common.audio import write_wav
 from voice_common.budget import load_budget
+from voice_common.protocol.constants import TTS_SAMPLE_RATE
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 DEMO_UTTERANCES = [SAMPLES_DIR / "capital-of-france.wav", SAMPLES_DIR / "tell-me-more.wav"]
@@ -30,7 +31,7 @@ async def talk(url: str, wavs: list[Path], out: Path | None, timeout: float) -> 
     for error in conversation.errors:
         print(f"error from gateway: {error}", file=sys.stderr)
     if out is not None:
-        write_wav(out, conversation.reply_pcm(), 24000)
+        write_wav(out, conversation.reply_pcm(), TTS_SAMPLE_RATE)
     return conversation.turns
 
 
