@@ -25,7 +25,8 @@ from voice_common.protocol.constants import CALLER_SAMPLE_RATE, TTS_SAMPLE_RATE
 from voice_common.protocol.errors import error_event
 from voice_common.protocol.gateway import Ready
 from voice_gateway.endpointing import ConfirmingUserTurnStopStrategy
-from voice_gateway.events import SessionObserver
+from voice_gateway.events import CallerEventsObserver
+from voice_gateway.latency import TurnLatencyObserver
 from voice_gateway.llm import OpenAICompatibleLLMService
 from voice_gateway.serializer import RawPCMSerializer, SafeProtobufSerializer
 from voice_gateway.settings import GatewaySettings
@@ -141,7 +142,8 @@ def build_call(
     async def send_event(message: dict) -> None:
         await transport.output().queue_frame(OutputTransportMessageUrgentFrame(message=message))
 
-    observer = SessionObserver(send_event, load_budget())
+    # The worker is built below, with the observers: the turn's trace is read from it at the first turn.
+    latency = TurnLatencyObserver(send_event, load_budget(), trace_ids=lambda: turn_trace_ids(worker.turn_trace_observer))
     first_speech = FirstSpeechWatch()
     worker = PipelineWorker(
         pipeline,
@@ -151,13 +153,12 @@ def build_call(
             enable_metrics=True,
             enable_usage_metrics=True,
         ),
-        observers=[observer, first_speech],
+        observers=[CallerEventsObserver(send_event), latency, first_speech],
         enable_tracing=settings.tracing_enabled,
         conversation_id=str(uuid.uuid4()),
         idle_timeout_secs=settings.idle_timeout_secs,
         cancel_on_idle_timeout=False,  # end_call tells the caller why first
     )
-    observer.trace_ids = lambda: turn_trace_ids(worker.turn_trace_observer)  # exemplars: the turn's trace
 
     async def end_call(code: str, message: str) -> None:
         """Tell the caller which limit ended the call (sent ahead of the close), then end it."""
