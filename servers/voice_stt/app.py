@@ -12,14 +12,15 @@ import logging
 
 from fastapi import FastAPI, WebSocket
 
+from voice_common.http_errors import add_error_handlers
 from voice_common.ops import add_ops_routes, background_model_lifespan
+from voice_common.sessions import SessionLimiter
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
+from voice_stt.http_api import transcriptions_router
 from voice_stt.legacy import LegacySession
 from voice_stt.listen import ListenSession
-from voice_stt.sessions import SessionLimiter
 from voice_stt.settings import STTSettings
-from voice_stt.transcriptions import add_error_handlers, transcriptions_router
 
 logger = logging.getLogger("voice_stt")
 
@@ -27,7 +28,7 @@ logger = logging.getLogger("voice_stt")
 def create_app(settings: STTSettings | None = None) -> FastAPI:
     settings = settings or STTSettings()
     engine = WhisperEngine(settings)
-    sessions = SessionLimiter(settings.max_sessions, engine)
+    sessions = SessionLimiter(settings.max_sessions, engine, metrics.ACTIVE_SESSIONS)
 
     lifespan = background_model_lifespan(engine, f"the model from {settings.model_path}", logger)
     app = FastAPI(title="voice-stt", version="0.1.0", lifespan=lifespan)
@@ -43,7 +44,7 @@ def create_app(settings: STTSettings | None = None) -> FastAPI:
         }
 
     add_ops_routes(app, readiness, registry=metrics.REGISTRY)
-    add_error_handlers(app)
+    add_error_handlers(app, metrics.ERRORS)
     app.include_router(transcriptions_router(engine, settings))
 
     @app.websocket("/v1/listen")

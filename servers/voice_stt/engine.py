@@ -1,12 +1,12 @@
 """The one shared Whisper model, decoding off the event loop with bounded concurrency.
 
-The model loads once per process and serves every session. Each decode runs in a worker
-thread (CTranslate2 releases the GIL) while holding one of ``max_concurrent_transcriptions``
-slots (the model has as many workers), so ``/health`` and the WebSockets stay responsive while
-it works. Slots go to live turns before uploads (see ``voice_stt.slots``), and audio longer
-than one 30 s window gives its slot back after each window, so a live decode never waits
-behind more than one window of someone's long file; faster-whisper's own window-by-window
-decode is stepped, not the audio cut, so the transcript is the same as in one go.
+The model loads once per process and serves every session. Each decode runs in a worker thread
+while holding one of ``max_concurrent_transcriptions`` slots (the model has as many workers;
+loading, warm-up and the pool are ``voice_common.engine``'s). Slots go to live turns before
+uploads (see ``voice_stt.slots``), and audio longer than one 30 s window gives its slot back after
+each window, so a live decode never waits behind more than one window of someone's long file;
+faster-whisper's own window-by-window decode is stepped, not the audio cut, so the transcript is
+the same as in one go.
 Decoding is tuned for latency: greedy by default, a single temperature (no fallback
 re-decodes), no conditioning on previous text, no VAD filter (clients send speech segments),
 and a short encoder window for short segments (see ``_WindowedWhisper``).
@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ctranslate2
@@ -29,10 +28,10 @@ from faster_whisper.transcribe import Segment as WhisperSegment
 from opentelemetry.context import Context
 
 from voice_common.audio import PCM_SAMPLE_WIDTH, pcm16_to_float32, resample, trailing_silence_seconds
+from voice_common.engine import PooledEngine
 from voice_stt import metrics
 from voice_stt.settings import MODEL_SAMPLE_RATE, STTSettings
 from voice_stt.slots import DecodeSlots, Priority
-from voice_stt.tracing import held_slot, inference
 
 logger = logging.getLogger("voice_stt")
 
@@ -115,42 +114,14 @@ class _WindowByWindow:
         return _finished(self.language, self.audio_seconds, tuple(self._segments), self._decode_seconds)
 
 
-class WhisperEngine:
-    """Loads, warms up and runs the shared model; ``ready`` is what ``/ready`` reports."""
+class WhisperEngine(PooledEngine[Priority]):
+    """The shared Whisper model (load, warm-up and slots in ``PooledEngine``): decodes by priority."""
 
     def __init__(self, settings: STTSettings) -> None:
+        slots = DecodeSlots(settings.max_concurrent_transcriptions, settings.max_concurrent_uploads)
+        super().__init__(slots, settings.warmup, logger, span_prefix="stt")
         self.settings = settings
-        self.ready = False
         self._model: _WindowedWhisper | None = None
-        workers = settings.max_concurrent_transcriptions
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stt-decode")
-        self._slots = DecodeSlots(workers, settings.max_concurrent_uploads)
-
-    async def start(self) -> None:
-        """Load the model, then decode once per worker so the first caller does not pay for initialisation."""
-        loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        self._model = await loop.run_in_executor(self._pool, self._load)
-        logger.info(
-            "loaded %s on %s/%s in %.1f s",
-            self.settings.model_path, self.settings.device, self.settings.compute_type, time.perf_counter() - started,
-        )
-        if self.settings.warmup:
-            started = time.perf_counter()
-            noise = np.random.default_rng(0).normal(0.0, 0.05, MODEL_SAMPLE_RATE).astype(np.float32)
-            frames = self._window_frames(noise.size)
-            workers = self.settings.max_concurrent_transcriptions
-            await asyncio.gather(
-                *(
-                    loop.run_in_executor(self._pool, self._decode, noise, self.settings.language, False, frames)
-                    for _ in range(workers)
-                )
-            )
-            logger.info("warm-up done in %.1f s", time.perf_counter() - started)
-        self.ready = True
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def supports(self, language: str) -> bool:
         """Whether the loaded model knows ``language`` (an English-only model knows only "en")."""
@@ -159,7 +130,7 @@ class WhisperEngine:
     @property
     def busy(self) -> bool:
         """True when a live decode would have to wait for a slot: optional work (partials) should not queue."""
-        return not self._slots.available(Priority.LIVE)
+        return not self.slots.available(Priority.LIVE)
 
     async def transcribe(
         self,
@@ -172,21 +143,32 @@ class WhisperEngine:
     ) -> Transcript:
         """Transcribe s16le mono PCM at ``sample_rate``; waits for a slot of ``priority``, never blocks the loop.
         With ``trace`` (a flush's span), the slot waits and model runs are spans beneath it."""
-        loop = asyncio.get_running_loop()
         language = language or self.settings.language
-        async with held_slot(self._slots, priority, trace):
-            work = await inference(trace, loop.run_in_executor(self._pool, self._begin, pcm, sample_rate, language, timestamps))
+        held = {"stt.priority": priority.value}
+        async with self.slot(priority, trace, **held):
+            work = await self.infer(trace, self._begin, pcm, sample_rate, language, timestamps)
         if isinstance(work, Transcript):
             return work
         while not work.done:
             # One window per hold: between windows a waiting live decode gets the slot first.
-            async with held_slot(self._slots, priority, trace):
-                await inference(trace, loop.run_in_executor(self._pool, work.step))
+            async with self.slot(priority, trace, **held):
+                await self.infer(trace, work.step)
         return work.transcript()
 
+    # -- the model's own parts ------------------------------------------------------------------
+    def _describe(self) -> str:
+        return f"{self.settings.model_path} on {self.settings.device}/{self.settings.compute_type}"
+
+    async def _warm_up(self) -> None:
+        """Decode a second of noise once per worker."""
+        noise = np.random.default_rng(0).normal(0.0, 0.05, MODEL_SAMPLE_RATE).astype(np.float32)
+        frames = self._window_frames(noise.size)
+        language = self.settings.language
+        await asyncio.gather(*(self.in_worker(self._decode, noise, language, False, frames) for _ in range(self.slots.total)))
+
     # -- worker threads -----------------------------------------------------------------------
-    def _load(self) -> _WindowedWhisper:
-        return _WindowedWhisper(
+    def _load(self) -> None:
+        self._model = _WindowedWhisper(
             self.settings.model_path,
             device=self.settings.device,
             compute_type=self.settings.compute_type,

@@ -16,8 +16,8 @@ from voice_common.audio import PCM_SAMPLE_WIDTH
 from voice_common.protocol.stt import LegacyError
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
-from voice_stt.sessions import WireSession
 from voice_stt.settings import MODEL_SAMPLE_RATE, STTSettings
+from voice_stt.ws import WireSession
 
 logger = logging.getLogger("voice_stt")
 

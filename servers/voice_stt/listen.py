@@ -39,9 +39,9 @@ from voice_common.protocol.stt import (
 )
 from voice_stt import metrics
 from voice_stt.engine import WhisperEngine
-from voice_stt.sessions import WireSession
 from voice_stt.settings import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, MODEL_SAMPLE_RATE, STTSettings
 from voice_stt.tracing import decode_span
+from voice_stt.ws import WireSession
 
 logger = logging.getLogger("voice_stt")
 

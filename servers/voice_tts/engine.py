@@ -1,11 +1,10 @@
 """The one shared Kokoro model, streaming chunk by chunk without blocking the event loop.
 
-The model loads in the background (``start``), so ``/health`` answers at once and ``/ready``
-turns 200 only once it is loaded and warmed up. Each text chunk is synthesized in a worker
-thread (ONNX Runtime releases the GIL) behind a semaphore the size of the thread pool, so
-several requests stream at once and none blocks another's first byte beyond the slot it waits
-for. A cancelled stream (barge-in, a client gone) terminates its ONNX run mid-chunk, so the
-slot and the CPU/GPU are free at once instead of after the chunk.
+Loading, warm-up and the worker pool are ``voice_common.engine``'s. Each model call runs in a
+worker thread while holding one of ``max_concurrent_syntheses`` slots, granted call by call in
+the order asked, so several requests stream at once and none blocks another's first byte beyond
+the slot it waits for. A cancelled stream (barge-in, a client gone) terminates its ONNX run
+mid-chunk, so the slot and the CPU/GPU are free at once instead of after the chunk.
 
 Text is phonemized here, chunk by chunk, rather than inside kokoro-onnx: the engine sees the
 phonemes, so it can bound the work of each model call (``max_phonemes_per_call``) and tell a
@@ -18,8 +17,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Mapping
 
 import numpy as np
 import onnxruntime as ort
@@ -29,16 +27,20 @@ from opentelemetry.context import Context
 
 from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, float32_to_pcm16
+from voice_common.engine import PooledEngine
 from voice_common.protocol.constants import TTS_SAMPLE_RATE
+from voice_common.slots import Slots
 from voice_tts import metrics
 from voice_tts.chunking import chunk_text
-from voice_tts.requests import unspeakable_input
+from voice_tts.requests import SpeechLimits, unspeakable_input
 from voice_tts.settings import TTSSettings
+from voice_tts.tracing import chunk_span
 
 logger = logging.getLogger("voice_tts")
 
 # kokoro-onnx's own pauses where it joins the batches of one call: the engine joins its batches alike.
 SENTENCE_PAUSE_S, CLAUSE_PAUSE_S = 0.25, 0.1
+SYNTHESIS = "synthesis"  # the one class of slot: syntheses are served in the order they ask
 
 
 class SynthesisError(RuntimeError):
@@ -72,38 +74,25 @@ class _TerminableSession:
         return getattr(self._session, name)
 
 
-class KokoroEngine:
-    """Loads, warms up and runs the shared model; ``ready`` is what ``/ready`` reports."""
+def _publish(held: Mapping[str, int], waiting: Mapping[str, int]) -> None:
+    metrics.QUEUE_DEPTH.set(waiting[SYNTHESIS])
+
+
+class KokoroEngine(PooledEngine[str]):
+    """The shared Kokoro model (load, warm-up and slots in ``PooledEngine``): streams chunk by chunk."""
 
     def __init__(self, settings: TTSSettings) -> None:
+        workers = settings.max_concurrent_syntheses
+        super().__init__(Slots(workers, {SYNTHESIS: workers}, _publish), settings.warmup, logger, span_prefix="tts")
         self.settings = settings
-        self.ready = False
         self.voices: list[str] = []
         self._kokoro: Kokoro | None = None
         self._session: _TerminableSession | None = None
-        workers = settings.max_concurrent_syntheses
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-synth")
-        self._slots = asyncio.Semaphore(workers)
 
-    async def start(self) -> None:
-        """Load the model and voices, then synthesize once so the first caller does not pay for initialisation."""
-        started = time.perf_counter()
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
-        logger.info(
-            "loaded %s (%d voices) on %s in %.1f s",
-            self.settings.model_path, len(self.voices), self.settings.device, time.perf_counter() - started,
-        )
-        if self.settings.default_voice not in self.voices:
-            raise ValueError(f"TTS_DEFAULT_VOICE {self.settings.default_voice!r} is not in {self.settings.voices_path}")
-        if self.settings.warmup:
-            started = time.perf_counter()
-            async for _ in self.stream("Hello there.", self.settings.default_voice, 1.0):
-                pass
-            logger.info("warm-up done in %.1f s", time.perf_counter() - started)
-        self.ready = True
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    @property
+    def limits(self) -> SpeechLimits:
+        """What requests are validated against: the loaded voices and the input limits."""
+        return SpeechLimits(self.voices, self.settings.default_voice, self.settings.max_input_chars)
 
     async def stream(
         self, text: str, voice: str, speed: float, synthesis: Synthesis | None = None, trace: Context | None = None
@@ -122,8 +111,7 @@ class KokoroEngine:
         try:
             chunks = chunk_text(text, self.settings.first_chunk_max_chars, self.settings.later_chunk_max_chars)
             for index, chunk in enumerate(chunks):
-                # Each chunk's synthesis (phonemes, slot waits, model calls; not the sending) is a span.
-                span = tracing.start_span("tts.chunk", trace, attributes={"tts.chunk.index": index, "tts.characters": len(chunk)})
+                span = chunk_span(trace, index, chunk)
                 try:
                     # Phonemizing takes milliseconds and espeak-ng runs one text at a time anyway
                     # (kokoro-onnx's lock): it needs no synthesis slot, only to be off the event loop.
@@ -157,25 +145,20 @@ class KokoroEngine:
     ) -> np.ndarray | None:
         """One model call in a worker thread once a slot is free; None when the stream was cancelled.
         With ``trace``, the wait for the slot and the model call are spans beneath it."""
-        metrics.QUEUE_DEPTH.inc()
-        waiting = tracing.now() if trace is not None else None
-        try:
-            await self._slots.acquire()
-        finally:
-            metrics.QUEUE_DEPTH.dec()
-        try:
+        async with self.slot(SYNTHESIS, trace):
             if synthesis.cancelled:
                 return None
-            if trace is not None:
-                tracing.record_span("tts.slot_wait", trace, waiting, tracing.now())
-            span = tracing.start_span("tts.inference", trace, attributes={"tts.phonemes": len(phonemes)})
-            loop = asyncio.get_running_loop()
-            try:
-                return await loop.run_in_executor(self._pool, self._synthesize, phonemes, pause, voice, speed, synthesis)
-            finally:
-                tracing.end_span(span)
-        finally:
-            self._slots.release()
+            attributes = {"tts.phonemes": len(phonemes)}
+            return await self.infer(trace, self._synthesize, phonemes, pause, voice, speed, synthesis, **attributes)
+
+    # -- the model's own parts ------------------------------------------------------------------
+    def _describe(self) -> str:
+        return f"{self.settings.model_path} ({len(self.voices)} voices) on {self.settings.device}"
+
+    async def _warm_up(self) -> None:
+        """Synthesize a short sentence (one model call at a time: the first call initialises ONNX Runtime)."""
+        async for _ in self.stream("Hello there.", self.settings.default_voice, 1.0):
+            pass
 
     # -- worker threads -----------------------------------------------------------------------
     def _load(self) -> None:
@@ -190,6 +173,8 @@ class KokoroEngine:
         self._session = _TerminableSession(session)
         self._kokoro = Kokoro.from_session(self._session, self.settings.voices_path)
         self.voices = sorted(self._kokoro.get_voices())
+        if self.settings.default_voice not in self.voices:
+            raise ValueError(f"TTS_DEFAULT_VOICE {self.settings.default_voice!r} is not in {self.settings.voices_path}")
 
     def _phoneme_batches(self, chunk: str) -> list[tuple[str, float]]:
         """The chunk's phonemes in model calls of at most ``max_phonemes_per_call``, each with the

@@ -28,5 +28,6 @@ PHONEMES_PER_CALL = Histogram(
 AUDIO_SECONDS = Counter("tts_audio_seconds_total", "Seconds of audio synthesized.", registry=REGISTRY)
 QUEUE_DEPTH = Gauge("tts_queue_depth", "Chunks waiting for a synthesis slot.", registry=REGISTRY)
 ACTIVE_STREAMS = Gauge("tts_active_streams", "Responses and WebSocket syntheses streaming now.", registry=REGISTRY)
+ACTIVE_SESSIONS = Gauge("tts_active_sessions", "Open /ws sessions.", registry=REGISTRY)
 CANCELLATIONS = Counter("tts_cancellations_total", "Syntheses stopped by a client's cancel (barge-in).", registry=REGISTRY)
 ERRORS = Counter("tts_errors_total", "Errors reported to clients, by code.", ["code"], registry=REGISTRY)

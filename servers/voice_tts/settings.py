@@ -34,6 +34,9 @@ class TTSSettings(BaseSettings):
     # another busy process (the LLM generating the rest of a reply, on a CPU node), a spinning thread
     # burns the time slice its descheduled peer needs, and the first audio comes later.
     intra_op_spinning: bool = False
+    # Open /ws sessions; more get too_many_sessions and close 1013. A safety cap, not a synthesis
+    # bound (max_concurrent_syntheses is): a gateway replica holds one session per caller (32 by default).
+    max_sessions: int = Field(default=64, ge=1)
     max_concurrent_syntheses: int = 2
     max_input_chars: int = 4096
     first_chunk_max_chars: int = 80  # short first chunk: the first audio byte waits only for it

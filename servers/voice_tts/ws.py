@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from fastapi import WebSocket, WebSocketDisconnect
 from opentelemetry.context import Context
-from opentelemetry.trace import SpanKind
 
 from voice_common import tracing
 from voice_common.protocol.constants import CLOSE_INTERNAL_ERROR, END_OF_SPEECH
@@ -31,12 +30,10 @@ from voice_common.protocol.parsing import MessageError, parse_json_object
 from voice_common.protocol.tts import CancelledMessage, CancelMessage
 from voice_tts import metrics
 from voice_tts.engine import KokoroEngine, Synthesis, SynthesisError
-from voice_tts.requests import check_speech
+from voice_tts.requests import SpeakRequest, validated
+from voice_tts.tracing import synthesize_span
 
 logger = logging.getLogger("voice_tts")
-
-# check_speech names the OpenAI request's fields; errors here name this protocol's.
-WS_FIELDS = {"input": "text", "voice": "config.voice", "speed": "config.speed"}
 
 
 @dataclass
@@ -52,6 +49,10 @@ class Job:
 
 
 class SpeechSession:
+    """One ``WS /ws`` connection (admitted by ``voice_common.sessions``): a reader and a worker task."""
+
+    endpoint = "ws"
+
     def __init__(self, websocket: WebSocket, engine: KokoroEngine) -> None:
         self.websocket = websocket
         self.engine = engine
@@ -91,10 +92,8 @@ class SpeechSession:
         if not failures or any(isinstance(failure, WebSocketDisconnect) for failure in failures):
             return
         logger.error("WebSocket session failed", exc_info=failures[0])
-        metrics.ERRORS.labels(code="internal_error").inc()
         with contextlib.suppress(Exception):  # the connection itself may be what failed
-            await self.send(error_event("internal_error", "the session failed on the server; reconnect"))
-            await self.websocket.close(CLOSE_INTERNAL_ERROR)
+            await self.report("internal_error", "the session failed on the server; reconnect", CLOSE_INTERNAL_ERROR)
 
     async def _read(self) -> None:
         try:
@@ -103,7 +102,7 @@ class SpeechSession:
                 if message["type"] == "websocket.disconnect":
                     return
                 if message.get("text") is None:
-                    await self._error("expected_text", "send text or JSON messages; this server sends the audio")
+                    await self.report("expected_text", "send text or JSON messages; this server sends the audio")
                     continue
                 await self._on_text(message["text"])
         except WebSocketDisconnect:
@@ -117,31 +116,26 @@ class SpeechSession:
             try:
                 message = parse_json_object(text, self.engine.settings.ws_max_message_bytes)
             except MessageError as exc:
-                await self._error(exc.code, exc.message)
+                await self.report(exc.code, exc.message)
                 return
         if message.get("type") == CancelMessage.type_name():
             await self._cancel()
             return
         if message.get("type") not in (None, "speak"):
-            await self._error("unknown_type", f"unknown message type {str(message['type'])[:40]!r}; expected speak or cancel")
+            await self.report("unknown_type", f"unknown message type {str(message['type'])[:40]!r}; expected speak or cancel")
             return
         config = message.get("config") or {}
         if not isinstance(config, dict):
-            await self._error("bad_message", '"config" must be an object')
+            await self.report("bad_message", '"config" must be an object')
             return
         try:
-            text_, voice, speed = check_speech(
-                message.get("text"),
-                config.get("voice", self.engine.settings.default_voice),
-                config.get("speed", 1.0),
-                self.engine.voices,
-                self.engine.settings.max_input_chars,
-            )
+            request = validated(SpeakRequest, {"text": message.get("text"), "config": config}, self.engine.limits)
         except ApiError as exc:
-            await self._request_error(exc)
+            await self.report(exc.code, exc.message, param=exc.param)
             return
         parent = tracing.remote_parent(message.get(tracing.TRACEPARENT))
-        await self.jobs.put(Job(text_, voice, speed, message.get("context_id"), parent))
+        job = Job(request.text, request.config.voice, request.config.speed, message.get("context_id"), parent)
+        await self.jobs.put(job)
 
     async def _cancel(self) -> None:
         stopped = []
@@ -167,14 +161,7 @@ class SpeechSession:
     async def _speak(self, job: Job) -> None:
         # One span per text, from its arrival (so it holds the wait behind this session's earlier
         # texts) to its last audio; the engine's chunk and slot-wait spans go beneath it.
-        span = tracing.start_span(
-            "tts.synthesize",
-            job.trace,
-            start=job.received_wall,
-            kind=SpanKind.SERVER,
-            attributes={"tts.context_id": job.context_id or "", "tts.characters": len(job.text), "tts.voice": job.voice},
-        )
-        tracing.record_span("tts.session_queue", tracing.child_context(span), job.received_wall, tracing.now())
+        span = synthesize_span(job.trace, job.received_wall, job.context_id, job.text, job.voice)
         first_audio_s = error = None
         try:
             stream = self.engine.stream(job.text, job.voice, job.speed, job.synthesis, trace=tracing.child_context(span))
@@ -186,21 +173,21 @@ class SpeechSession:
                     await self.send(piece, job)
         except ApiError as exc:  # unspeakable_input: found by the phonemizer, before any audio
             error = exc.code
-            await self._request_error(exc)
+            await self.report(exc.code, exc.message, param="text")  # this protocol's name of the input
             return
         except SynthesisError as exc:  # one failed text must not end the session
             error = "synthesis_failed"
             logger.exception("synthesis failed")
-            await self._error("synthesis_failed", f"synthesis failed: {exc}")
+            await self.report("synthesis_failed", f"synthesis failed: {exc}")
             return
         finally:
             ended = {"tts.first_audio_seconds": first_audio_s, "tts.cancelled": job.synthesis.cancelled, "error.type": error}
             tracing.end_span(span, **ended)
         await self.send(END_OF_SPEECH, job)  # a cancelled job was acknowledged already
 
-    async def _request_error(self, exc: ApiError) -> None:
-        await self._error(exc.code, exc.message, param=WS_FIELDS.get(exc.param, exc.param))
-
-    async def _error(self, code: str, message: str, **extra: object) -> None:
+    async def report(self, code: str, message: str, close_code: int | None = None, **extra: object) -> None:
+        """Send the error event (counted by code); then close with ``close_code`` if given."""
         metrics.ERRORS.labels(code=code).inc()
         await self.send(error_event(code, message, **extra))
+        if close_code is not None:
+            await self.websocket.close(close_code)

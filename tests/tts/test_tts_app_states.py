@@ -28,9 +28,9 @@ class BrokenKokoro:
         raise RuntimeError("synthesizer exploded")
 
 
-def app_without_model():
+def app_without_model(**settings: object):
     # TestClient outside a `with` block does not run the lifespan: the model never loads.
-    return create_app(TTSSettings(model_path="/nonexistent", warmup=False))
+    return create_app(TTSSettings(model_path="/nonexistent", warmup=False, **settings))
 
 
 def test_before_the_model_is_ready_everything_says_not_ready():
@@ -46,8 +46,8 @@ def test_before_the_model_is_ready_everything_says_not_ready():
         assert closed.value.code == 1013
 
 
-def app_with_broken_model():
-    app = app_without_model()
+def app_with_broken_model(**settings: object):
+    app = app_without_model(**settings)
     engine = app.state.engine
     engine._kokoro, engine._session = BrokenKokoro(), SimpleNamespace(thread=SimpleNamespace())
     engine.voices, engine.ready = ["af_heart"], True
@@ -67,6 +67,28 @@ def test_a_model_that_fails_on_the_first_chunk_gets_a_500_not_a_cut_200(stream):
     response = TestClient(app_with_broken_model()).post("/v1/audio/speech", json={"input": "Hello.", "stream": stream})
     assert response.status_code == 500, response.status_code
     assert response.json()["error"]["code"] == "synthesis_failed", response.text
+
+
+def active_sessions(client: TestClient) -> float:
+    line = next(line for line in client.get("/metrics").text.splitlines() if line.startswith("tts_active_sessions "))
+    return float(line.split()[1])
+
+
+def test_sessions_beyond_the_limit_are_refused_with_too_many_sessions_and_1013():
+    client = TestClient(app_with_broken_model(max_sessions=1))
+    with client.websocket_connect("/ws") as held:
+        held.send_text("Hello.")
+        assert held.receive_json()["code"] == "synthesis_failed"  # admitted: the session answers
+        assert active_sessions(client) == 1 and client.get("/ready").json()["active_sessions"] == 1
+        with client.websocket_connect("/ws") as refused:
+            assert refused.receive_json()["code"] == "too_many_sessions"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                refused.receive_text()
+            assert closed.value.code == 1013
+    with client.websocket_connect("/ws") as admitted:  # the held session's end freed its place
+        admitted.send_text("Hello.")
+        assert admitted.receive_json()["code"] == "synthesis_failed"
+    assert active_sessions(client) == 0
 
 
 def test_a_bug_in_the_session_ends_it_with_internal_error_and_a_close_frame():

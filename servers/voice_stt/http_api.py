@@ -2,8 +2,9 @@
 
 Takes what OpenAI's clients send (multipart ``file``, ``model``, ``language``,
 ``response_format``; other fields such as ``temperature`` are accepted and ignored), plus
-``sample_rate`` for raw PCM uploads. Errors use OpenAI's shape
-``{"error": {"code", "message", "param"}}`` so those clients surface them properly.
+``sample_rate`` for raw PCM uploads. Errors are raised as ApiError and answered in OpenAI's shape
+``{"error": {"code", "message", "param"}}`` by the app's handlers (``voice_common.http_errors``),
+so those clients surface them properly.
 
 Uploads are the server's second job: they decode at upload priority (a bounded share of the
 slots, behind live turns) and their length is capped before any decode.
@@ -15,12 +16,12 @@ import logging
 import time
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from voice_common import tracing
 from voice_common.audio import PCM_SAMPLE_WIDTH, read_wav
+from voice_common.http_errors import not_ready
 from voice_common.protocol.errors import ApiError
 from voice_stt import metrics
 from voice_stt.engine import Transcript, WhisperEngine
@@ -30,25 +31,6 @@ from voice_stt.slots import Priority
 logger = logging.getLogger("voice_stt")
 
 ResponseFormat = Literal["json", "text", "verbose_json"]
-
-
-def _error_response(error: ApiError) -> JSONResponse:
-    metrics.ERRORS.labels(code=error.code).inc()
-    return JSONResponse(error.body(), status_code=error.status)
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    """Render ApiError and FastAPI's own validation errors (missing file, bad field types) alike."""
-
-    @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problem = exc.errors()[0]
-        param = str(problem["loc"][-1]) if problem.get("loc") else None
-        return _error_response(ApiError("invalid_request", f"{param}: {problem['msg']}", param))
 
 
 def _pcm_of_upload(data: bytes, sample_rate: int | None) -> tuple[bytes, int]:
@@ -112,7 +94,7 @@ def transcriptions_router(engine: WhisperEngine, settings: STTSettings) -> APIRo
     ) -> JSONResponse | PlainTextResponse:
         started = time.perf_counter()
         if not engine.ready:
-            raise ApiError("not_ready", "the model is still loading; retry shortly", status=503)
+            raise not_ready()
         data = await file.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
             raise ApiError("file_too_large", f"files are limited to {settings.max_upload_bytes} bytes", "file", 413)
