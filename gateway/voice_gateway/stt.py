@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from loguru import logger
 from pipecat.frames.frames import (
+    ErrorFrame,
     Frame,
     TranscriptionFrame,
     UserStoppedSpeakingFrame,
@@ -152,6 +153,13 @@ class VoiceSTTService(WebsocketSTTService):
         await super()._connect()
         if self._websocket is not None and (self._receive_task is None or self._receive_task.done()):
             self._receive_task = self.create_task(self._receive_task_handler(self._report_error))
+
+    async def _report_error(self, error: ErrorFrame, force_treat_as_permanent: bool = False) -> None:
+        """A lost STT server is never the end of the call: the stream is reopened at the caller's
+        next speech. Pipecat gives up after three reconnect attempts (about 12 s) and would leave
+        the service unusable, so a caller whose STT pod took longer to come back was never heard
+        again, with no further error. The caller is told, with a code; the call goes on."""
+        await self.push_error_frame(UpstreamErrorFrame(error=error.error, service="stt", code="stt_unavailable"))
 
     async def _disconnect(self) -> None:
         await super()._disconnect()

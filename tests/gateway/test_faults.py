@@ -80,6 +80,28 @@ def _start_llm(models_dir) -> ServiceProcess:
     return proc
 
 
+async def test_a_call_is_heard_again_when_its_stt_server_comes_back_after_pipecats_reconnects_gave_up(gateway_with, speech):
+    """Down longer than Pipecat's three reconnect attempts (+0, +4, +12 s), as a replaced pod can be."""
+    stt = start_service("stt", "voice_stt", {})
+    try:
+        gateway = gateway_with(GATEWAY_STT_URL=f"ws://127.0.0.1:{stt.spec.port}/v1/listen", GATEWAY_UPSTREAM_TIMEOUT_SECS="30")
+        async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
+            await call.silence(0.3)
+            first = await call.say_and_listen(speech("What is the capital of France?"), timeout=90)
+            assert first.transcript, call.conversation.events
+            stt.stop(grace_s=0)
+            await call.silence(17.0)  # the gateway's reconnects fail and run out meanwhile
+            assert "stt_unavailable" in error_codes(call), call.conversation.events
+            stt = ServiceProcess(stt.spec, LOG_DIR)  # back at the same address
+            stt.wait_ready(180)
+            await call.silence(0.5)
+            again = await call.say_and_listen(speech("What is the capital of Japan?"), timeout=90)
+            assert "japan" in again.transcript.lower(), ("the caller was not heard again", call.conversation.events)
+            assert again.reply_audio_bytes > 0
+    finally:
+        stt.stop()
+
+
 async def test_llm_dying_mid_turn_is_reported_and_the_session_stays_up(gateway_with, models_dir, speech):
     llm = _start_llm(models_dir)
     try:
