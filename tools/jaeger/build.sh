@@ -20,6 +20,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../go-build.sh"
 JAEGER_VERSION="$(sed -n 's/^[[:space:]]*github.com\/jaegertracing\/jaeger v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
 [[ -n "$JAEGER_VERSION" ]] || { echo "no github.com/jaegertracing/jaeger version in $HERE/go.mod" >&2; exit 1; }
 PACKAGE=github.com/jaegertracing/jaeger/cmd/all-in-one
@@ -34,28 +35,12 @@ LDFLAGS+=" -X github.com/jaegertracing/jaeger/internal/version.commitSHA=v$JAEGE
 stamp() { { cat "$HERE/go.mod" "$HERE/go.sum"; echo "CGO_ENABLED=0 -trimpath $LDFLAGS"; } | sha256sum | cut -d' ' -f1; }
 current() { [[ -x "$BINARY" && -f "$CACHE_DIR/stamp" && "$(cat "$CACHE_DIR/stamp")" == "$(stamp)" ]]; }
 
-case "${1:-}" in
-  --print) echo "$BINARY"; exit 0 ;;
-  --check) current; exit $? ;;
-  "") ;;
-  *) echo "usage: $0 [--print|--check]" >&2; exit 2 ;;
-esac
+build_mode "$BINARY" "${1:-}"
 
 if current; then echo "$BINARY"; exit 0; fi
 
-find_go() {
-  local g
-  for g in "${GO:-}" "$(command -v go || true)" /usr/local/go/bin/go; do
-    [[ -n "$g" && -x "$g" ]] && { echo "$g"; return 0; }
-  done
-  echo "no Go found (PATH, /usr/local/go/bin/go or \$GO): install Go >= 1.24 to build Jaeger" >&2
-  return 1
-}
-GO_BIN="$(find_go)"
-
-mkdir -p "$CACHE_DIR"
-exec 9>"$CACHE_DIR/.lock"
-flock 9  # two builds on one machine build once
+GO_BIN="$(find_go Jaeger)"
+lock_cache "$CACHE_DIR"
 if current; then echo "$BINARY"; exit 0; fi
 
 tmp="$(mktemp -d "$CACHE_DIR/build.XXXXXX")" && chmod 755 "$tmp"

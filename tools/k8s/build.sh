@@ -15,6 +15,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../go-build.sh"
 K8S_VERSION="$(sed -n 's/^[[:space:]]*k8s.io\/kubernetes v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
 KWOK_VERSION="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/kwok v\([0-9.]*\).*$/\1/p' "$HERE/go.mod" | head -1)"
 KUBE_ROUTER_VERSION="$(sed -n 's/^[[:space:]]*github.com\/cloudnativelabs\/kube-router\/v2 \(v[0-9.]*\).*$/\1/p' "$HERE/kube-router/go.mod" | head -1)"
@@ -59,28 +60,12 @@ write_stages() {
   done > "$1"
 }
 
-case "${1:-}" in
-  --print) echo "$BIN_DIR"; exit 0 ;;
-  --check) current; exit $? ;;
-  "") ;;
-  *) echo "usage: $0 [--print|--check]" >&2; exit 2 ;;
-esac
+build_mode "$BIN_DIR" "${1:-}"
 
 if current; then echo "$BIN_DIR"; exit 0; fi
 
-find_go() {
-  local g
-  for g in "${GO:-}" "$(command -v go || true)" /usr/local/go/bin/go; do
-    [[ -n "$g" && -x "$g" ]] && { echo "$g"; return 0; }
-  done
-  echo "no Go found (PATH, /usr/local/go/bin/go or \$GO): install Go >= 1.21 to build the test cluster's binaries" >&2
-  return 1
-}
-GO_BIN="$(find_go)"
-
-mkdir -p "$CACHE_DIR"
-exec 9>"$CACHE_DIR/.lock"
-flock 9  # two `make` runs on one machine build once
+GO_BIN="$(find_go "the test cluster's binaries")"
+lock_cache "$CACHE_DIR"
 if current; then echo "$BIN_DIR"; exit 0; fi
 if binaries_current; then write_stages "$BIN_DIR/$STAGES"; echo "$BIN_DIR"; exit 0; fi
 
