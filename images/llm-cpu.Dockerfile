@@ -1,7 +1,8 @@
 # The CPU LLM: llama.cpp's OpenAI-compatible server (llama-cpp-python[server]) on 8080.
 # GPU nodes use vLLM's upstream image instead (chart: llm.gpu).
-# Build context: .cache/images/context (`make image-context`: wheelhouse with the llama-cpp-python
-# sdist and its build tools). llama.cpp is compiled here for a generic x86-64 (no -march=native)
+# Build context: .cache/images/context/llm (`make image-context`: wheelhouse with the llama-cpp-python
+# sdist, its server's dependencies and its build tools; not the project wheel, so the compile layer
+# stays cached across code changes). llama.cpp is compiled here for a generic x86-64 (no -march=native)
 # and without OpenMP, so the image runs on any node and needs nothing beyond the base at runtime.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 

@@ -59,18 +59,26 @@ dashboards: $(VENV)/.installed ## regenerate the chart's Grafana dashboards and 
 # The build context holds the project wheel, the venv's exact versions (constraints.txt) and a
 # wheelhouse of every dependency, downloaded here (where pip trusts this machine's CAs and caches),
 # so image builds install offline. llama-cpp-python stays an sdist: it is compiled in the image.
+# The LLM image has a context of its own (llm/: its wheels and the constraints, not the project
+# wheel), so a code change leaves its compile layer cached: it used to recompile llama.cpp (about
+# 15 minutes on 2 cores) on every `make images`, because the project wheel was in its context.
 LLAMA_CPP_PYTHON := 0.3.36
 IMAGE_WHEELS_EXTRA ?=
+LLM_IMAGE_CONTEXT := $(IMAGE_CONTEXT)/llm
+
+define wheelhouse # $(1) directory, $(2) requirements: downloaded at the venv's versions, sdists built (llama.cpp's excepted)
+	$(PY) -m pip download --quiet --dest $(1) -c $(IMAGE_CONTEXT)/constraints.txt $(2)
+	cd $(1) && for sdist in *.tar.gz; do case $$sdist in llama_cpp_python-*|'*.tar.gz') continue;; esac; \
+	  $(abspath $(PY)) -m pip wheel --quiet --no-deps --wheel-dir . $$sdist && rm $$sdist || exit 1; done
+endef
 
 image-context: $(VENV)/.installed
-	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/wheels
+	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/wheels $(LLM_IMAGE_CONTEXT)/wheels
 	$(BIN)/uv build --quiet --wheel --out-dir $(IMAGE_CONTEXT)/wheels .
 	$(BIN)/uv pip freeze --python $(PY) --exclude-editable | grep -v '^voice-agent-stack' > $(IMAGE_CONTEXT)/constraints.txt
-	$(PY) -m pip download --quiet --dest $(IMAGE_CONTEXT)/wheels -c $(IMAGE_CONTEXT)/constraints.txt \
-	  $(IMAGE_CONTEXT)/wheels/voice_agent_stack-*.whl 'llama-cpp-python[server]==$(LLAMA_CPP_PYTHON)' \
-	  scikit-build-core cmake ninja $(IMAGE_WHEELS_EXTRA)
-	cd $(IMAGE_CONTEXT)/wheels && for sdist in *.tar.gz; do case $$sdist in llama_cpp_python-*) continue;; esac; \
-	  $(abspath $(PY)) -m pip wheel --quiet --no-deps --wheel-dir . $$sdist && rm $$sdist || exit 1; done
+	$(call wheelhouse,$(IMAGE_CONTEXT)/wheels,$(IMAGE_CONTEXT)/wheels/voice_agent_stack-*.whl $(IMAGE_WHEELS_EXTRA))
+	cp $(IMAGE_CONTEXT)/constraints.txt $(LLM_IMAGE_CONTEXT)/
+	$(call wheelhouse,$(LLM_IMAGE_CONTEXT)/wheels,'llama-cpp-python[server]==$(LLAMA_CPP_PYTHON)' scikit-build-core cmake ninja)
 
 define build_image # $(1) name, $(2) Dockerfile, $(3) context, $(4) extra --build-arg flags
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/$(2) -t $(IMAGE_PREFIX)/$(1):$(IMAGE_TAG) \
@@ -88,7 +96,7 @@ images: image-context models ## build the CPU images (BAKE_MODELS=1: weights ins
 	$(call build_image,gateway,gateway.Dockerfile,images)
 	$(call build_image,stt,stt.Dockerfile,images,--build-arg DEVICE=cpu --build-arg COMPUTE_TYPE=int8)
 	$(call build_image,tts,tts.Dockerfile,images,--build-arg DEVICE=cpu)
-	$(call build_image,llm-cpu,llm-cpu.Dockerfile,$(IMAGE_CONTEXT))
+	$(call build_image,llm-cpu,llm-cpu.Dockerfile,$(LLM_IMAGE_CONTEXT))
 	$(call build_image,models,models.Dockerfile,$(MODELS_DIR))
 ifeq ($(BAKE_MODELS),1)
 	$(call bake_image,stt,whisper-base)
