@@ -159,7 +159,10 @@ class VoiceSTTService(WebsocketSTTService):
         next speech. Pipecat gives up after three reconnect attempts (about 12 s) and would leave
         the service unusable, so a caller whose STT pod took longer to come back was never heard
         again, with no further error. The caller is told, with a code; the call goes on."""
-        await self.push_error_frame(UpstreamErrorFrame(error=error.error, service="stt", code="stt_unavailable"))
+        await self._report_unavailable(error.error)
+
+    async def _report_unavailable(self, reason: str) -> None:
+        await self.push_error_frame(UpstreamErrorFrame(error=reason, service="stt", code="stt_unavailable"))
 
     async def _disconnect(self) -> None:
         await super()._disconnect()
@@ -182,9 +185,7 @@ class VoiceSTTService(WebsocketSTTService):
             await self._call_event_handler("on_connected")
         except Exception as exc:  # noqa: BLE001 - any failure means the STT is unavailable
             self._websocket = None
-            await self.push_error_frame(
-                UpstreamErrorFrame(error=f"STT server unavailable at {self._url}: {exc}", service="stt", code="stt_unavailable")
-            )
+            await self._report_unavailable(f"STT server unavailable at {self._url}: {exc}")
 
     async def _disconnect_websocket(self) -> None:
         websocket, self._websocket = self._websocket, None
