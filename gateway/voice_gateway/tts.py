@@ -97,8 +97,8 @@ class VoiceTTSService(WebsocketTTSService):
 
     async def flush_audio(self, context_id: str | None = None) -> None:
         """The turn has no more phrases: its context closes once the server has answered them all."""
-        if context_id is not None and self._phrases.flushed(context_id) and self.audio_context_available(context_id):
-            await self.remove_audio_context(context_id)
+        if context_id is not None and self._phrases.flushed(context_id):
+            await self._close_complete(context_id)
 
     async def on_audio_context_interrupted(self, context_id: str) -> None:
         """Barge-in: stop the server's synthesis of everything sent so far (its ack comes later)."""
@@ -149,7 +149,7 @@ class VoiceTTSService(WebsocketTTSService):
                 await self.append_to_audio_context(context_id, audio)
             return
         if message == END_OF_SPEECH:
-            await self._answered()
+            await self._close_complete(self._phrases.answered())
             return
         event = json.loads(message)
         if event.get("type") == CancelledMessage.type_name():
@@ -157,14 +157,15 @@ class VoiceTTSService(WebsocketTTSService):
         elif event.get("type") == ErrorEvent.type_name():
             error = ErrorEvent.read(event)
             await self.push_error_frame(UpstreamErrorFrame(error=error.message, service="tts", code=f"tts_{error.code}"))
-            # A text's error comes in place of its audio and END. The event does not say which
-            # text it is about; taking the oldest keeps the count of each context's phrases right.
-            await self._answered()
+            # A text's error comes in place of its audio and END, naming its context: answering
+            # that phrase at once keeps the reply's count of phrases, and the queue behind it, right.
+            await self._close_complete(self._phrases.failed(error.context_id))
 
-    async def _answered(self) -> None:
-        complete = self._phrases.answered()
-        if complete is not None and self.audio_context_available(complete):
-            await self.remove_audio_context(complete)
+    async def _close_complete(self, context_id: str | None) -> None:
+        """Close the audio context the bookkeeping found complete (None: none is); an interrupted
+        one is gone already."""
+        if context_id is not None and self.audio_context_available(context_id):
+            await self.remove_audio_context(context_id)
 
     async def _disconnect(self) -> None:
         """The call is over (stop, cancel, cleanup): close for good."""

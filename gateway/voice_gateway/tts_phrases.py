@@ -4,6 +4,8 @@ The server's audio frames are bare PCM (the seed's clients read them as is), so 
 context id; they need none: the server speaks one text at a time, in the order sent, ends each
 with ``END``, and sends no audio of cancelled texts after its ``cancelled`` ack. So the replies
 follow the order of the phrases sent, and a queue of their context ids routes each reply.
+An error event names the context of the text it is about instead: the server refuses a bad text
+as it arrives, ahead of the replies to texts sent before it.
 """
 
 from __future__ import annotations
@@ -28,10 +30,27 @@ class SentPhrases:
         return self._queue[0] if self._queue else None
 
     def answered(self) -> str | None:
-        """The oldest phrase is over (its ``END``, or an error in its place); its context, if that
-        context is now complete (flushed, nothing left to come), else None."""
+        """The oldest phrase is over (its ``END``); its context, if that context is now complete
+        (flushed, nothing left to come), else None."""
         context_id = self._queue.popleft() if self._queue and self._queue[0] is not _CANCEL else None
         return context_id if context_id is not None and self._complete(context_id) else None
+
+    def failed(self, context_id: str | None) -> str | None:
+        """The server's error for a phrase of ``context_id``, in place of its ``END``: that phrase
+        is answered. Its context if now complete, as for ``answered``.
+
+        A context's phrases are sent together, so which of them failed does not matter to the
+        routing. A context no longer here was dropped by a cancel's ack (its synthesis was
+        cancelled): nothing is left to answer. None: a server that does not echo ``context_id``
+        yet (a rolling update): the oldest phrase, the best guess without it (an error about no
+        one request is followed by the close that ends every phrase anyway).
+        """
+        if context_id is None:
+            return self.answered()
+        if context_id not in self._queue:
+            return None
+        self._queue.remove(context_id)
+        return context_id if self._complete(context_id) else None
 
     def flushed(self, context_id: str) -> bool:
         """No more phrases will be sent for ``context_id``; True if none is left to answer."""

@@ -7,7 +7,8 @@ when nothing was running; no audio of the cancelled texts follows the ack (piece
 the same lock, after checking the job), so a client can wait for the ack and play what comes next.
 
 A message that starts with ``{`` is JSON and must be a valid request object (otherwise an error
-event says why); any other text is spoken as it is (the seed's plain-text clients). Bad input
+event says why); any other text is spoken as it is (the seed's plain-text clients). An error
+about one request echoes its ``context_id``, so a client knows which text failed. Bad input
 never ends the session; an unexpected failure does, visibly: ``internal_error`` and close 1011.
 """
 
@@ -121,20 +122,27 @@ class SpeechSession:
         if message.get("type") == CancelMessage.type_name():
             await self._cancel()
             return
+        # Every error about this request names its context_id: one refused here is reported ahead
+        # of the texts still queued before it, so a client cannot tell by order which text failed.
+        context_id = message.get("context_id")
+        if not isinstance(context_id, str | None):
+            await self.report("bad_message", '"context_id" must be a string', param="context_id")
+            return
         if message.get("type") not in (None, "speak"):
-            await self.report("unknown_type", f"unknown message type {str(message['type'])[:40]!r}; expected speak or cancel")
+            unknown = f"unknown message type {str(message['type'])[:40]!r}; expected speak or cancel"
+            await self.report("unknown_type", unknown, context_id=context_id)
             return
         config = message.get("config") or {}
         if not isinstance(config, dict):
-            await self.report("bad_message", '"config" must be an object')
+            await self.report("bad_message", '"config" must be an object', context_id=context_id)
             return
         try:
             request = validated(SpeakRequest, {"text": message.get("text"), "config": config}, self.engine.limits)
         except ApiError as exc:
-            await self.report(exc.code, exc.message, param=exc.param)
+            await self.report(exc.code, exc.message, param=exc.param, context_id=context_id)
             return
         parent = tracing.remote_parent(message.get(tracing.TRACEPARENT))
-        job = Job(request.text, request.config.voice, request.config.speed, message.get("context_id"), parent)
+        job = Job(request.text, request.config.voice, request.config.speed, context_id, parent)
         await self.jobs.put(job)
 
     async def _cancel(self) -> None:
@@ -173,12 +181,12 @@ class SpeechSession:
                     await self.send(piece, job)
         except ApiError as exc:  # unspeakable_input: found by the phonemizer, before any audio
             error = exc.code
-            await self.report(exc.code, exc.message, param="text")  # this protocol's name of the input
+            await self.report(exc.code, exc.message, param="text", context_id=job.context_id)  # "text": this protocol's input
             return
         except SynthesisError as exc:  # one failed text must not end the session
             error = "synthesis_failed"
             logger.exception("synthesis failed")
-            await self.report("synthesis_failed", f"synthesis failed: {exc}")
+            await self.report("synthesis_failed", f"synthesis failed: {exc}", context_id=job.context_id)
             return
         finally:
             ended = {"tts.first_audio_seconds": first_audio_s, "tts.cancelled": job.synthesis.cancelled, "error.type": error}

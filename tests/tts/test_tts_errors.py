@@ -107,6 +107,7 @@ async def test_the_server_still_speaks_after_bad_requests(http):
         ({"text": "Hi.", "config": {"speed": "fast"}}, "invalid_speed", "config.speed"),
         ({"text": "Hi.", "config": "af_heart"}, "bad_message", None),
         ({"type": "shout", "text": "Hi."}, "unknown_type", None),
+        ({"text": "Hi.", "context_id": 7}, "bad_message", "context_id"),
         (b"\x00\x01", "expected_text", None),
         ("{not json", "invalid_json", None),
         ('{"text": "Hi."} and more', "invalid_json", None),
@@ -117,7 +118,7 @@ async def test_the_server_still_speaks_after_bad_requests(http):
         ("\u0000\u0001", "unspeakable_input", "text"),
     ],
     ids=[
-        "empty", "no-text", "too-long", "voice", "speed", "speed-text", "config", "type", "binary",
+        "empty", "no-text", "too-long", "voice", "speed", "speed-text", "config", "type", "context-id", "binary",
         "broken-json", "trailing", "deep-object", "huge-int", "deep-array-text",
         *(f"unspeakable-{name}" for name in UNSPEAKABLE_IDS), "plain-controls",
     ],
@@ -131,6 +132,22 @@ async def test_bad_ws_messages_get_an_error_event_and_the_session_goes_on(tts_ws
         await ws.send("Hi.")
         spoken = await receive_until_text(ws)
         assert spoken.final == "END" and spoken.pcm
+
+
+async def test_a_ws_error_about_one_request_echoes_its_context_id_though_it_may_overtake_earlier_audio(tts_ws):
+    async with connect(tts_ws) as ws:
+        await ws.send(json.dumps({"text": "Hi.", "context_id": "spoken"}))
+        # Refused on arrival (likely ahead of the END above), then by the phonemizer, in its turn.
+        await ws.send(json.dumps({"text": "Hi.", "config": {"voice": "xx_nobody"}, "context_id": "bad-voice"}))
+        await ws.send(json.dumps({"text": "!!!", "context_id": "nothing-to-say"}))
+        await ws.send("{not json")  # about no one request
+        finals = [(await receive_until_text(ws)).final for _ in range(4)]
+    errors = [final for final in finals if final != "END"]
+    assert len(errors) == 3, finals
+    assert {error.get("context_id"): error["code"] for error in errors} == {
+        "bad-voice": "unknown_voice", "nothing-to-say": "unspeakable_input", None: "invalid_json",
+    }, errors
+    assert "context_id" not in next(error for error in errors if error["code"] == "invalid_json")
 
 
 async def test_a_ws_frame_over_the_limit_is_explained_then_closed_1009(tts_ws):

@@ -38,7 +38,7 @@ SAMPLES: list[WireMessage] = [
         turn=1, transcript="hi", stt_ms=210.5, llm_ttft_ms=None, llm_first_phrase_ms=400.0, tts_ttfb_ms=90.1,
         mouth_to_ear_ms=800.2, over_budget=["llm_ttft"], interrupted=False, llm_context_messages=3,
     ),
-    errors.ErrorEvent(code="stt_unavailable", message="down", service="stt", segment=1, param="text"),
+    errors.ErrorEvent(code="stt_unavailable", message="down", service="stt", segment=1, param="text", context_id="a"),
 ]
 
 

@@ -1,12 +1,13 @@
 """The gateway's TTS service against a scripted stand-in for the TTS server's ``WS /ws`` (no models).
 
-The stand-in answers each phrase with two audio chunks and ``END`` (or an error event in their
-place), in order, as the real server does; run through Pipecat's ``run_test``.
+The stand-in answers each phrase with two audio chunks and ``END`` (or an error event naming the
+phrase's context in their place), in order, as the real server does; run through Pipecat's ``run_test``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -36,32 +37,44 @@ CHUNK = b"\x01\x00" * 2400  # 0.1 s at 24 kHz
 class StandIn:
     """Answers phrases in order; a phrase whose text holds ``unsayable`` gets an error event instead,
     one that holds ``slowly`` one chunk, then at the cancel a leftover chunk and the ack; ``stall``
-    nothing at all."""
+    nothing at all; ``held`` one chunk, and the rest after answering the next phrase (as the real
+    server refuses a bad phrase on arrival, ahead of the audio of phrases sent before it)."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.closed = 0  # connections the gateway has closed
+        self.held: list[bytes | str] = []
 
     async def __call__(self, websocket: ServerConnection) -> None:
         async for message in websocket:
             request = json.loads(message)
             self.received.append(request)
-            if request.get("type") == "cancel":
-                await websocket.send(CHUNK)  # sent before the cancel was read: the gateway must drop it
-                await websocket.send(json.dumps(CancelledMessage(context_id=self.received[-2]["context_id"]).wire()))
-                continue
-            if "unsayable" in request.get("text", ""):
-                await websocket.send(json.dumps(error_event("unspeakable_input", "nothing to say", param="text")))
-                continue
-            if "slowly" in request.get("text", ""):
-                await websocket.send(CHUNK)
-                continue
-            if "stall" in request.get("text", ""):
-                continue
-            await websocket.send(CHUNK)
-            await websocket.send(CHUNK)
-            await websocket.send("END")
+            held, self.held = self.held, []
+            await self._answer(websocket, request)
+            for rest in held:
+                await websocket.send(rest)
         self.closed += 1
+
+    async def _answer(self, websocket: ServerConnection, request: dict) -> None:
+        if request.get("type") == "cancel":
+            await websocket.send(CHUNK)  # sent before the cancel was read: the gateway must drop it
+            await websocket.send(json.dumps(CancelledMessage(context_id=self.received[-2]["context_id"]).wire()))
+            return
+        text = request.get("text", "")
+        if "unsayable" in text:
+            refusal = error_event("unspeakable_input", "nothing to say", param="text", context_id=request["context_id"])
+            await websocket.send(json.dumps(refusal))
+            return
+        if "stall" in text:
+            return
+        await websocket.send(CHUNK)
+        if "slowly" in text:
+            return
+        if "held" in text:
+            self.held = [CHUNK, "END"]
+            return
+        await websocket.send(CHUNK)
+        await websocket.send("END")
 
 
 @pytest.fixture
@@ -99,6 +112,18 @@ async def test_a_phrase_the_server_refuses_is_reported_with_its_code_and_the_res
     assert [(error.service, error.code) for error in errors] == [("tts", "tts_unspeakable_input")]
     assert [type(f) for f in down if isinstance(f, (TTSStartedFrame, TTSStoppedFrame))] == [TTSStartedFrame, TTSStoppedFrame]
     assert any(isinstance(frame, TTSAudioRawFrame) for frame in down)
+
+
+async def test_a_reply_refused_ahead_of_the_last_replys_audio_fails_alone_and_the_next_reply_plays_at_once(stand_in):
+    server, url = stand_in
+    frames = [*reply("Said but held."), *reply("unsayable words."), *reply("Next one.")]
+    started = time.monotonic()
+    down, up = await run_test(tts(url, timeout_secs=10.0), frames_to_send=frames)
+    elapsed = time.monotonic() - started
+    first, _refused, last = (request["context_id"] for request in server.received)
+    assert [frame.context_id for frame in down if isinstance(frame, TTSAudioRawFrame)] == [first, first, last, last]
+    assert [frame.code for frame in up if isinstance(frame, UpstreamErrorFrame)] == ["tts_unspeakable_input"]
+    assert elapsed < 5.0, f"{elapsed:.1f} s: a reply waited for the 10 s context timeout"
 
 
 async def test_a_server_that_is_not_there_is_reported_as_unavailable():

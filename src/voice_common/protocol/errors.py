@@ -2,8 +2,9 @@
 
 WebSockets send :class:`ErrorEvent` (``{"type": "error", "code", "message"}``), with the
 offending ``param`` (TTS), ``segment`` (STT) or upstream ``service`` (gateway) where one is
-known. HTTP endpoints answer in OpenAI's shape (:class:`ApiErrorBody`) so OpenAI's clients
-surface the code: both model servers raise :class:`ApiError` for it.
+known, and the TTS request's ``context_id`` when the error is about one request. HTTP endpoints
+answer in OpenAI's shape (:class:`ApiErrorBody`) so OpenAI's clients surface the code: both model
+servers raise :class:`ApiError` for it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from voice_common.protocol.message import WireMessage
 class ErrorEvent(WireMessage):
     """A problem the server reports; where the session cannot go on, a close frame follows."""
 
-    OPTIONAL = frozenset({"service", "segment", "param"})
+    OPTIONAL = frozenset({"service", "segment", "param", "context_id"})
 
     type: Literal["error"] = "error"
     code: str = Field(description="stable, for programs: see protocols.md for each socket's codes")
@@ -26,10 +27,11 @@ class ErrorEvent(WireMessage):
     service: str | None = Field(None, description="gateway: the upstream that failed (stt, llm, tts)")
     segment: int | None = Field(None, description="STT: the segment a decode or length error is about")
     param: str | None = Field(None, description="TTS: the request field at fault (text, config.voice, config.speed)")
+    context_id: str | None = Field(None, description="TTS: the failing request's context_id, echoed (null: about no one request)")
 
 
 def error_event(code: str, message: str, **extra: str | int | None) -> dict:
-    """The error event as a dict to send (``extra``: ``service``, ``segment`` or ``param``)."""
+    """The error event as a dict to send (``extra``: ``service``, ``segment``, ``param``, ``context_id``)."""
     return ErrorEvent(code=code, message=message, **extra).wire()
 
 
