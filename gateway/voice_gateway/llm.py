@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import httpx
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from pipecat.services.openai.llm import OpenAILLMService
 
@@ -68,13 +69,19 @@ def template_safe_messages(messages: list[Message], max_history: int) -> list[Me
 
 
 @cache
-def shared_client(api_key: str, base_url: str) -> AsyncOpenAI:
+def shared_client(api_key: str, base_url: str, reuse_connections: bool = True) -> AsyncOpenAI:
     """One client per upstream for the whole process, shared by every call.
 
     Pipecat builds a client per call: a TLS context (half of a call's set-up CPU here) and a
-    connection pool that is never closed. A shared one keeps warm keep-alive connections too.
+    connection pool that is never closed. A shared one keeps warm keep-alive connections too,
+    unless ``reuse_connections`` is off: llama.cpp's server closes the connection right after each
+    streamed reply while announcing keep-alive, so a request sent on a pooled connection just
+    after another reply ended fails with "Server disconnected" (measured: 4 of 20 back-to-back
+    requests), and the OpenAI client's retry adds about half a second to that turn.
     """
-    return AsyncOpenAI(api_key=api_key, base_url=base_url, http_client=DefaultAsyncHttpxClient())
+    no_idle_connections = httpx.Limits(max_connections=1000, max_keepalive_connections=0)
+    http_client = DefaultAsyncHttpxClient() if reuse_connections else DefaultAsyncHttpxClient(limits=no_idle_connections)
+    return AsyncOpenAI(api_key=api_key, base_url=base_url, http_client=http_client)
 
 
 class OpenAICompatibleLLMService(OpenAILLMService):
@@ -83,12 +90,13 @@ class OpenAICompatibleLLMService(OpenAILLMService):
     # llama.cpp, Ollama and most chat templates do not know "developer"; Pipecat then sends "user".
     supports_developer_role = False
 
-    def __init__(self, *, max_history_messages: int, **kwargs: Any) -> None:
+    def __init__(self, *, max_history_messages: int, reuse_connections: bool = True, **kwargs: Any) -> None:
+        self._reuse_connections = reuse_connections  # before super().__init__, which creates the client
         super().__init__(**kwargs)
         self._max_history_messages = max_history_messages
 
     def create_client(self, api_key: str | None = None, base_url: str | None = None, **_kwargs: Any) -> AsyncOpenAI:
-        return shared_client(api_key or "", base_url or "")
+        return shared_client(api_key or "", base_url or "", self._reuse_connections)
 
     def build_chat_completion_params(self, params_from_context: Any) -> dict:
         params = super().build_chat_completion_params(params_from_context)

@@ -104,6 +104,7 @@ def build_call(
     )
     llm = OpenAICompatibleLLMService(
         max_history_messages=settings.llm_max_history_messages,
+        reuse_connections=settings.llm_reuse_connections,
         api_key=settings.llm_api_key.get_secret_value(),
         base_url=settings.llm_base_url,
         settings=OpenAICompatibleLLMService.Settings(

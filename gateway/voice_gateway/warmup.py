@@ -31,7 +31,7 @@ class LLMWarmup:
 
     async def run(self) -> None:
         settings = self._settings
-        client = shared_client(settings.llm_api_key.get_secret_value(), settings.llm_base_url)
+        client = shared_client(settings.llm_api_key.get_secret_value(), settings.llm_base_url, settings.llm_reuse_connections)
         messages = [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": "Hello."}]
         while not self.done:
             started = time.perf_counter()

@@ -30,22 +30,26 @@ def default_models_dir() -> Path:
 
 
 def llm_spec(models_dir: Path, port: int, name: str = "llm", host: str = "127.0.0.1") -> ServiceSpec:
-    """llama.cpp's OpenAI-compatible server with the small instruct model (the CPU stand-in for vLLM)."""
+    """llama.cpp's OpenAI-compatible server with the small instruct model (the CPU stand-in for vLLM).
+
+    One generation thread leaves the other core of a 2-core laptop to the TTS, which synthesizes
+    the first phrase while the LLM writes the rest; prompt processing (the first token's wait)
+    takes both, as it is short: measured here, 1 generation thread costs no tokens/s against 2,
+    and 2 prompt threads halve the first token's wait (227 -> 119 ms) against 1.
+    """
     return ServiceSpec(
         name,
-        python_module(
-            "llama_cpp.server",
-            "--model", str(models_dir / "llm" / LLM_GGUF_NAME),
-            "--model_alias", LLM_MODEL_ALIAS,
-            "--host", host,
-            "--port", str(port),
-            "--n_ctx", "2048",
-            # The default aborts the request in flight when another arrives: another caller's reply.
-            "--interrupt_requests", "false",
-            "--verbose", "false",
-        ),
+        python_module("voice_llm"),
         port,
-        ready_path="/v1/models",
+        env={
+            "LLM_MODEL_PATH": str(models_dir / "llm" / LLM_GGUF_NAME),
+            "LLM_MODEL_ALIAS": LLM_MODEL_ALIAS,
+            "LLM_HOST": host,
+            "LLM_PORT": str(port),
+            "LLM_THREADS": "1",
+            "LLM_BATCH_THREADS": "2",
+        },
+        ready_path="/health",
     )
 
 
@@ -70,6 +74,7 @@ def stack_specs(
                 "GATEWAY_TTS_URL": f"ws://{host}:{ports.tts}/ws",
                 "GATEWAY_LLM_BASE_URL": f"http://{host}:{ports.llm}/v1",
                 "GATEWAY_LLM_MODEL": LLM_MODEL_ALIAS,
+                "GATEWAY_LLM_REUSE_CONNECTIONS": "false",  # llama.cpp closes each after a streamed reply
                 **(gateway_env or {}),
             },
         ),
