@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
-
-import xllamacpp
 
 from voice_llm.settings import LLMSettings
 
 log = logging.getLogger("voice_llm")
 
 
-def server_params(settings: LLMSettings) -> xllamacpp.CommonParams:
-    """llama.cpp's parameters for ``settings``; everything not set here keeps llama-server's default."""
-    params = xllamacpp.CommonParams()
-    params.model.path = settings.model_path
-    params.model_alias = {settings.model_alias}
-    params.hostnames = [settings.host]
-    params.port = settings.port
-    params.n_parallel = settings.parallel
-    params.n_ctx = settings.context_size
-    params.endpoint_metrics = True  # Prometheus text on /metrics (llamacpp:* counters and gauges)
-    params.cpuparams.poll = params.cpuparams_batch.poll = settings.poll
-    if settings.threads:
-        params.cpuparams.n_threads = settings.threads
-    if settings.batch_threads:
-        params.cpuparams_batch.n_threads = settings.batch_threads
-    return params
-
-
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = LLMSettings()
+    # libgomp reads its wait policy once, when it is loaded with xllamacpp: set it before the import.
+    os.environ["OMP_WAIT_POLICY"] = settings.omp_wait_policy
+    from voice_llm.params import start_server
+
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    # Loads the model and warms it up (llama.cpp runs one empty decode), then serves on its own
-    # threads: the port opens only once the first request can be answered without a cold start.
-    server = xllamacpp.Server(server_params(settings))
+    server = start_server(settings)
     log.info("serving %s as %r on %s", settings.model_path, settings.model_alias, server.listening_address)
     stop.wait()
     log.info("stopping")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,11 +27,11 @@ class LLMSettings(BaseSettings):
     # (the first token's wait) uses ``batch_threads``, which may be more: it is short and parallel.
     threads: int = Field(default=0, ge=0)
     batch_threads: int = Field(default=0, ge=0)
-    # How hard idle worker threads spin for their next piece of work (llama.cpp's --poll, 0-100;
-    # its default is 50). Where the LLM shares cores with the TTS and STT, a spinning thread burns
-    # the time slice its descheduled peer needs: in the local stack a follow-up's 18-token prompt
-    # took 2.2 s at 50, where it takes about 0.1 s alone.
-    poll: int = Field(default=0, ge=0, le=100)
+    # What llama.cpp's OpenMP worker threads do between operators: spin (ACTIVE) or sleep
+    # (PASSIVE). Where the LLM shares cores with the TTS and STT, a spinning thread burns the time
+    # slice its descheduled peer needs. Measured here with one core kept busy, 2 prompt threads:
+    # first token p50 373 ms spinning by default, 231 ms passive (130 vs 121 ms on idle cores).
+    omp_wait_policy: Literal["PASSIVE", "ACTIVE"] = "PASSIVE"
 
     @property
     def context_size(self) -> int:
