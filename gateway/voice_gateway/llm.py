@@ -69,7 +69,7 @@ def template_safe_messages(messages: list[Message], max_history: int) -> list[Me
 
 
 @cache
-def shared_client(api_key: str, base_url: str, reuse_connections: bool = True) -> AsyncOpenAI:
+def shared_client(api_key: str, base_url: str, reuse_connections: bool) -> AsyncOpenAI:
     """One client per upstream for the whole process, shared by every call.
 
     Pipecat builds a client per call: a TLS context (half of a call's set-up CPU here) and a
@@ -90,7 +90,7 @@ class OpenAICompatibleLLMService(OpenAILLMService):
     # llama.cpp, Ollama and most chat templates do not know "developer"; Pipecat then sends "user".
     supports_developer_role = False
 
-    def __init__(self, *, max_history_messages: int, reuse_connections: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, max_history_messages: int, reuse_connections: bool, **kwargs: Any) -> None:
         self._reuse_connections = reuse_connections  # before super().__init__, which creates the client
         super().__init__(**kwargs)
         self._max_history_messages = max_history_messages

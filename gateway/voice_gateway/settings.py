@@ -21,10 +21,11 @@ class GatewaySettings(BaseSettings):
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_api_key: SecretStr = SecretStr("EMPTY")
     llm_model: str = "voice-llm"
-    # Keep LLM connections open between requests. Off for llama.cpp's server, which closes each
-    # connection after a streamed reply while announcing keep-alive (see voice_gateway.llm); on for
-    # vLLM and hosted endpoints, where a new connection per turn would cost a TLS handshake.
-    llm_reuse_connections: bool = True
+    # Keep idle LLM connections open for the next request. Off by default: llama.cpp's server closes
+    # each connection after a streamed reply while announcing keep-alive, so a reused one fails now
+    # and then (see voice_gateway.llm). On is safe for vLLM, and saves a TLS handshake per turn
+    # with a hosted endpoint.
+    llm_reuse_connections: bool = False
     # "in English" matters to small models: SmolLM2-135M answered the old prompt in French.
     system_prompt: str = (
         "You are a helpful voice assistant. Reply in English with one or two short sentences, "

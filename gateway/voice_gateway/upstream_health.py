@@ -25,11 +25,11 @@ def readiness_urls(settings: GatewaySettings) -> dict[str, str]:
     }
 
 
-# llama.cpp (and llama-cpp-python) answer /v1/models only between replies: a connected server
-# that is slow to answer is busy, not down. Without this, every gateway turned unready whenever
-# their shared LLM was streaming a long reply. A refused connection (no ready LLM pod behind its
-# Service) or an error status still counts as down; a hung LLM is its own liveness probe's to
-# restart (the chart probes one that answers without the model lock), not the gateways' to hide.
+# An OpenAI-compatible server may answer /v1/models only between replies (llama-cpp-python did;
+# a loaded CPU server can be as slow): a connected server that is slow to answer is busy, not
+# down. Without this, every gateway turned unready whenever their shared LLM was streaming a long
+# reply. A refused connection (no ready LLM pod behind its Service) or an error status still
+# counts as down; a hung LLM is its own liveness probe's to restart, not the gateways' to hide.
 # STT and TTS answer /ready off their work queues, so silence from them is a fault.
 BUSY_MEANS_UP = {"llm"}
 

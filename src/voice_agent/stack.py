@@ -74,7 +74,6 @@ def stack_specs(
                 "GATEWAY_TTS_URL": f"ws://{host}:{ports.tts}/ws",
                 "GATEWAY_LLM_BASE_URL": f"http://{host}:{ports.llm}/v1",
                 "GATEWAY_LLM_MODEL": LLM_MODEL_ALIAS,
-                "GATEWAY_LLM_REUSE_CONNECTIONS": "false",  # llama.cpp closes each after a streamed reply
                 **(gateway_env or {}),
             },
         ),

@@ -198,7 +198,7 @@ async def test_the_gateway_is_ready_only_once_its_llm_has_answered_a_warm_up(gat
 
 
 async def test_a_busy_llm_does_not_make_the_gateway_unready(local_stack):
-    """llama.cpp answers /v1/models only between replies; a long reply must not take the gateway out."""
+    """A long reply must not take the gateway out (llama-cpp-python answered /v1/models only between replies)."""
     long_reply = {
         "model": LLM_MODEL_ALIAS,
         "messages": [{"role": "user", "content": "Write a very long story about the sea, with many chapters."}],

@@ -1,7 +1,8 @@
 """The gateway's readiness view of its model servers, against real sockets on loopback.
 
-A busy LLM (llama.cpp answers /v1/models only between replies) must not take the gateway out of
-its Service; an LLM that refuses connections, or answers with an error, must.
+A busy LLM (llama-cpp-python answered /v1/models only between replies; other OpenAI-compatible
+servers may be as slow under load) must not take the gateway out of its Service; an LLM that
+refuses connections, or answers with an error, must.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ async def answer(status: str) -> Handler:
 
 
 async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Accepts and reads the request, then holds it, as llama.cpp does while a reply streams."""
+    """Accepts and reads the request, then holds it, as llama-cpp-python did while a reply streamed."""
     await reader.readuntil(b"\r\n\r\n")
     await asyncio.sleep(30)
     writer.close()
