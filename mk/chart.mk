@@ -58,27 +58,29 @@ dashboards: $(VENV)/.installed ## regenerate the chart's Grafana dashboards and 
 # --- images ------------------------------------------------------------------------------------
 # The build context holds the project wheel, the venv's exact versions (constraints.txt) and a
 # wheelhouse of every dependency, downloaded here (where pip trusts this machine's CAs and caches),
-# so image builds install offline. llama-cpp-python stays an sdist: it is compiled in the image.
-# The LLM image has a context of its own (llm/: its wheels and the constraints, not the project
-# wheel), so a code change leaves its compile layer cached: it used to recompile llama.cpp (about
-# 15 minutes on 2 cores) on every `make images`, because the project wheel was in its context.
-LLAMA_CPP_PYTHON := 0.3.36
+# so image builds install offline; any sdist among them is built into a wheel here.
+# The LLM image has a context of its own (llm/): wheels/ with xllamacpp (llama.cpp's server, prebuilt:
+# nothing is compiled) and what servers/voice_llm imports, the constraints, and project/ with the
+# project wheel, which the image installs last with --no-deps: a code change rebuilds one small
+# layer, and none of the other servers' dependencies (pipecat, faster-whisper, onnxruntime) get in.
+LLM_IMAGE_REQUIREMENTS := xllamacpp pydantic pydantic-settings
 IMAGE_WHEELS_EXTRA ?=
 LLM_IMAGE_CONTEXT := $(IMAGE_CONTEXT)/llm
 
-define wheelhouse # $(1) directory, $(2) requirements: downloaded at the venv's versions, sdists built (llama.cpp's excepted)
+define wheelhouse # $(1) directory, $(2) requirements: downloaded at the venv's versions, sdists built
 	$(PY) -m pip download --quiet --dest $(1) -c $(IMAGE_CONTEXT)/constraints.txt $(2)
-	cd $(1) && for sdist in *.tar.gz; do case $$sdist in llama_cpp_python-*|'*.tar.gz') continue;; esac; \
+	cd $(1) && for sdist in *.tar.gz; do [ "$$sdist" = '*.tar.gz' ] && continue; \
 	  $(abspath $(PY)) -m pip wheel --quiet --no-deps --wheel-dir . $$sdist && rm $$sdist || exit 1; done
 endef
 
 image-context: $(VENV)/.installed
-	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/wheels $(LLM_IMAGE_CONTEXT)/wheels
+	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/wheels $(LLM_IMAGE_CONTEXT)/wheels $(LLM_IMAGE_CONTEXT)/project
 	$(BIN)/uv build --quiet --wheel --out-dir $(IMAGE_CONTEXT)/wheels .
 	$(BIN)/uv pip freeze --python $(PY) --exclude-editable | grep -v '^voice-agent-stack' > $(IMAGE_CONTEXT)/constraints.txt
 	$(call wheelhouse,$(IMAGE_CONTEXT)/wheels,$(IMAGE_CONTEXT)/wheels/voice_agent_stack-*.whl $(IMAGE_WHEELS_EXTRA))
 	cp $(IMAGE_CONTEXT)/constraints.txt $(LLM_IMAGE_CONTEXT)/
-	$(call wheelhouse,$(LLM_IMAGE_CONTEXT)/wheels,'llama-cpp-python[server]==$(LLAMA_CPP_PYTHON)' scikit-build-core cmake ninja)
+	cp $(IMAGE_CONTEXT)/wheels/voice_agent_stack-*.whl $(LLM_IMAGE_CONTEXT)/project/
+	$(call wheelhouse,$(LLM_IMAGE_CONTEXT)/wheels,$(LLM_IMAGE_REQUIREMENTS))
 
 define build_image # $(1) name, $(2) Dockerfile, $(3) context, $(4) extra --build-arg flags
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/$(2) -t $(IMAGE_PREFIX)/$(1):$(IMAGE_TAG) \
@@ -132,10 +134,12 @@ kind-down: kind-tools ## delete the kind cluster
 # --- part 4: the images for real -----------------------------------------------------------------
 # Builds the CPU images with a local Debian base (mmdebstrap + docker import, no registry pulls) on
 # a dockerd without bridge networking (builds and containers use the host network), runs them
-# with --network host and puts one spoken turn through them. First run 11-20 min on 2 cores (most
-# of it compiling llama.cpp; 11 min 7 s on 2026-11-25 with warm pip caches), ~7 min when only
-# the project changed; so it is not part of `make test`.
-IMAGES_BASE := voice-agent/debian-python:bookworm
+# with --network host and puts one spoken turn through them. Minutes on 2 cores (nothing is
+# compiled: llama.cpp comes prebuilt in xllamacpp's wheel), so it is not part of `make test`.
+# The base's packages: CPython 3.11 with venv, CA certificates, and libgomp1, the OpenMP runtime
+# xllamacpp's llama.cpp links. The tag names the package list, so a changed list makes a new base.
+IMAGES_BASE_PACKAGES := python3,python3-venv,ca-certificates,libgomp1
+IMAGES_BASE := voice-agent/debian-python:bookworm-$(shell printf %s '$(IMAGES_BASE_PACKAGES)' | sha256sum | cut -c1-8)
 DOCKERD_LOG := $(abspath $(CACHE))/dockerd.log
 HOST_DOCKER := /usr/bin/docker
 
@@ -149,9 +153,9 @@ docker-daemon: # Debian's docker.io, dockerd without bridge/iptables (no network
 	  for i in $$(seq 60); do $(HOST_DOCKER) info >/dev/null 2>&1 && break; sleep 1; done; \
 	  $(HOST_DOCKER) info >/dev/null || { tail -20 $(DOCKERD_LOG); exit 1; }; }
 
-images-base: docker-daemon # a Debian bookworm + python3.11 base made locally (no registry pulls)
+images-base: docker-daemon # a Debian bookworm + python3.11 (+ libgomp1) base made locally (no registry pulls)
 	@$(HOST_DOCKER) image inspect $(IMAGES_BASE) >/dev/null 2>&1 || { \
-	  mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm $(CACHE)/debian-python.tar \
+	  mmdebstrap --variant=minbase --include=$(IMAGES_BASE_PACKAGES) bookworm $(CACHE)/debian-python.tar \
 	  && $(HOST_DOCKER) import $(CACHE)/debian-python.tar $(IMAGES_BASE) && rm -f $(CACHE)/debian-python.tar; }
 
 test-images: install images-base ## build the CPU images for real (local Debian base, dockerd) and put one spoken turn through them (slow)

@@ -7,7 +7,7 @@ The per-stage panels draw ``src/voice_common/budget.json`` as thresholds (amber 
 band, red above the hard maximum) and query the histograms the gateway registers for each stage
 (``voice_gateway.metrics.STAGE_HISTOGRAMS``). Panels for the STT and TTS servers are made from
 their own registries (``voice_stt.metrics``/``voice_tts.metrics``) when those modules exist.
-vLLM, DCGM exporter and kube-state-metrics series come from outside this repository and are
+vLLM, llama.cpp, DCGM exporter and kube-state-metrics series come from outside this repository and are
 listed in ``EXTERNAL_METRICS``; tests/chart checks every query against these sources.
 
 The latency panels ask Grafana for exemplars: each observation of the gateway's stage histograms
@@ -33,13 +33,21 @@ from voice_gateway import metrics as gateway_metrics
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "charts" / "voice-agent" / "dashboards"
 
-# Exported by other programs (vLLM's OpenAI server, NVIDIA's DCGM exporter, kube-state-metrics), not by our code.
+# Exported by other programs (vLLM's OpenAI server, llama.cpp's server, NVIDIA's DCGM exporter,
+# kube-state-metrics), not by our code.
 EXTERNAL_METRICS = {
     "vllm:time_to_first_token_seconds_bucket",
     "vllm:e2e_request_latency_seconds_bucket",
     "vllm:num_requests_running",
     "vllm:num_requests_waiting",
     "vllm:kv_cache_usage_perc",
+    # llama.cpp's own server (the CPU LLM, servers/voice_llm), with its /metrics endpoint on.
+    "llamacpp:requests_processing",
+    "llamacpp:requests_deferred",
+    "llamacpp:tokens_predicted_total",
+    "llamacpp:tokens_predicted_seconds_total",
+    "llamacpp:prompt_tokens_total",
+    "llamacpp:prompt_seconds_total",
     # The graphics engine's active share: reported per MIG slice too (GPU_I_ID), where
     # DCGM_FI_DEV_GPU_UTIL is not; a profiling field, in the DCGM exporter's default set.
     "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
@@ -315,7 +323,7 @@ def server_panels(layout: Layout, prefix: str) -> Iterator[dict]:
 
 
 def servers_dashboard() -> dict:
-    """The model servers: vLLM's own view, our STT/TTS servers, and the GPUs under them."""
+    """The model servers: vLLM's or llama.cpp's own view, our STT/TTS servers, and the GPUs under them."""
     layout = Layout()
     vllm = '{namespace=~"$namespace"}'
     ttft = load_budget()["llm_ttft"]
@@ -349,6 +357,29 @@ def servers_dashboard() -> dict:
                     "p95", "A")],
             "s",
         ), 24, 7),
+        layout.row("LLM server (llama.cpp, CPU)"),
+        layout.place(panel(
+            "timeseries", "llama.cpp requests processing / deferred",
+            [target(f"sum(llamacpp:requests_processing{SEL})", "processing", "A"),
+             target(f"sum(llamacpp:requests_deferred{SEL})", "deferred", "B")],
+            "short", description="Requests in llama.cpp's slots (llm.cpu.parallel per pod) and those waiting for one: "
+                                 "deferred > 0 means every slot is busy and a caller's first token waits.",
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "llama.cpp tokens per second: generated / prompt",
+            [target(f"sum(rate(llamacpp:tokens_predicted_total{SEL}{RATE}))", "generated", "A"),
+             target(f"sum(rate(llamacpp:prompt_tokens_total{SEL}{RATE}))", "prompt (not cached)", "B")],
+            "short", description="Tokens written and prompt tokens processed per second, all pods.",
+        ), 8, 8),
+        layout.place(panel(
+            "timeseries", "llama.cpp time per token: generated / prompt",
+            [target(f"sum(rate(llamacpp:tokens_predicted_seconds_total{SEL}{RATE}))"
+                    f" / sum(rate(llamacpp:tokens_predicted_total{SEL}{RATE}))", "generated", "A"),
+             target(f"sum(rate(llamacpp:prompt_seconds_total{SEL}{RATE}))"
+                    f" / sum(rate(llamacpp:prompt_tokens_total{SEL}{RATE}))", "prompt", "B")],
+            "s", description="Seconds per generated token and per prompt token: the CPU's speed, which sets the "
+                             "LLM's time to first token (prompt) and how fast a reply's words reach the TTS.",
+        ), 8, 8),
     ]
     for prefix in SERVER_METRIC_MODULES:
         panels.extend(server_panels(layout, prefix))
@@ -383,7 +414,8 @@ def servers_dashboard() -> dict:
         ), 24, 8),
     ]
     return dashboard("voice-agent-servers", "Voice agent: model servers and GPUs",
-                     "vLLM's own metrics, the STT/TTS servers' metrics and GPU use (DCGM exporter).",
+                     "The LLM server's own metrics (vLLM on GPU, llama.cpp on CPU), the STT/TTS servers' metrics and GPU use "
+                     "(DCGM exporter).",
                      panels, [namespace_variable("up")])
 
 

@@ -1,5 +1,5 @@
 """Prometheus and Jaeger beside the local stack: a generated ``prometheus.yml`` that scrapes the gateway,
-STT and TTS servers on their loopback ports, and a Jaeger that receives their spans over OTLP.
+STT, TTS and LLM servers on their loopback ports, and a Jaeger that receives their spans over OTLP.
 
 ``voice-agent up --observe`` (``make observe``) and tests/observe start Prometheus from here, so the
 dashboards' queries run on a laptop against the same series a cluster's Prometheus would hold.
@@ -43,8 +43,9 @@ class ScrapeTarget:
 
 
 def stack_targets(ports: StackPorts) -> list[ScrapeTarget]:
-    """The local stack's metrics endpoints. llama.cpp's server (the CPU stand-in for vLLM) has none."""
-    return [ScrapeTarget("gateway", ports.gateway), ScrapeTarget("stt", ports.stt), ScrapeTarget("tts", ports.tts)]
+    """The local stack's metrics endpoints, the CPU LLM's included (llama.cpp's server: llamacpp:* series)."""
+    return [ScrapeTarget("gateway", ports.gateway), ScrapeTarget("stt", ports.stt), ScrapeTarget("tts", ports.tts),
+            ScrapeTarget("llm", ports.llm)]
 
 
 def local_rules(targets: list[ScrapeTarget], max_sessions: int) -> str | None:

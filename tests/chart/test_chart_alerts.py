@@ -207,10 +207,13 @@ def test_the_rules_select_this_release_and_fill_every_placeholder():
     assert named == scraped, "the alerts select exactly the Services the ServiceMonitors scrape (job = Service name)"
     assert f'namespace="{NAMESPACE}"' in text
     monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
-    cpu = rules_of(render("cpu", values={"networkPolicy.metricsFrom": monitoring,
+    cpu_manifest = render("cpu", values={"networkPolicy.metricsFrom": monitoring,
                                          "observability.serviceMonitor.enabled": True,
-                                         "observability.prometheusRule.enabled": True}))
-    assert f"{FULLNAME}-llm" not in yaml.safe_dump(cpu), "llama.cpp has no /metrics, so no up series to alert on"
+                                         "observability.prometheusRule.enabled": True})
+    cpu_text = yaml.safe_dump(rules_of(cpu_manifest))
+    cpu_named = {name for job in re.findall(r'job=~?"([^"]+)"', cpu_text) for name in job.split("|")}
+    assert f"{FULLNAME}-llm" in cpu_named, "llama.cpp's server has /metrics: a CPU LLM that stops answering scrapes alerts too"
+    assert cpu_named == {m["metadata"]["name"] for m in cpu_manifest.kinds("ServiceMonitor")}
 
 
 def test_rules_only_where_asked_and_only_with_service_monitors():

@@ -199,8 +199,16 @@ def test_service_monitors_scrape_every_metrics_endpoint():
         assert endpoint["path"] == "/metrics" and endpoint["port"] in [p["name"] for p in service["spec"]["ports"]]
     monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
     cpu = render("cpu", values={"observability.serviceMonitor.enabled": True, "networkPolicy.metricsFrom": monitoring})
-    assert "llm" not in {m["metadata"]["labels"]["app.kubernetes.io/component"] for m in cpu.kinds("ServiceMonitor")}, \
-        "llama.cpp's server has no /metrics"
+    cpu_monitors = {m["metadata"]["labels"]["app.kubernetes.io/component"]: m for m in cpu.kinds("ServiceMonitor")}
+    assert set(cpu_monitors) == set(COMPONENTS), "llama.cpp's server (the CPU LLM) has /metrics too"
+    llm_endpoint = cpu_monitors["llm"]["spec"]["endpoints"][0]
+    [llm_port] = [p for p in cpu.component("Service", "llm")["spec"]["ports"] if p["name"] == llm_endpoint["port"]]
+    assert llm_endpoint["path"] == "/metrics" and llm_port["targetPort"] == "http"
+    assert cpu.container("llm")["ports"][0]["name"] == "http", "the port llama.cpp serves /metrics on"
+    # Prometheus reaches that port through the LLM's NetworkPolicy (tests/chart/test_chart_llm_probes.py scrapes it)
+    policy = cpu.component("NetworkPolicy", "llm")
+    assert any(rule["from"] == monitoring and {"port": "http", "protocol": "TCP"} in rule["ports"]
+               for rule in policy["spec"]["ingress"] if "from" in rule)
 
 
 def test_an_ingress_without_hosts_routes_every_host_to_the_gateway():

@@ -9,8 +9,9 @@ import os
 
 import pytest
 
-from chart_support import COMPONENTS, MODEL_COMPONENTS, all_containers, env_of, render
+from chart_support import COMPONENTS, MODEL_COMPONENTS, all_containers, env_of, render, render_error
 from voice_gateway.settings import GatewaySettings
+from voice_llm.settings import LLMSettings
 from voice_testkit.services import MODELS_DIR
 
 READY_PATHS = {"stt": "/ready", "tts": "/ready", "gateway": "/ready"}
@@ -29,15 +30,13 @@ def test_probes_of_every_component(manifest):
         container = manifest.container(component)
         startup, ready, live = (container[f"{k}Probe"] for k in ("startup", "readiness", "liveness"))
         llm_on_gpu = component == "llm" and "vllm" in container["image"]
-        if component == "llm" and not llm_on_gpu:
-            # llama.cpp's /v1/models queues behind streaming replies: only startup may use it
-            # (tests/chart/test_chart_llm_probes.py runs these probes against the real server)
-            assert startup["httpGet"]["path"] == "/v1/models"
-            assert ready["httpGet"]["path"] == live["httpGet"]["path"] == "/openapi.json"
+        if component == "llm":
+            # vLLM's and llama.cpp's own /health: 200 once the model is loaded, and llama.cpp's answers
+            # while replies stream (tests/chart/test_chart_llm_probes.py runs these probes against it)
+            assert startup["httpGet"]["path"] == ready["httpGet"]["path"] == "/health", component
         else:
-            assert ready["httpGet"]["path"] == ("/health" if llm_on_gpu else READY_PATHS[component]), component
-        if component != "llm":
-            assert live["httpGet"]["path"] == "/health", component
+            assert ready["httpGet"]["path"] == READY_PATHS[component], component
+        assert live["httpGet"]["path"] == "/health", component
         for probe in (startup, ready, live):
             action = probe.get("httpGet") or probe["tcpSocket"]
             assert port_number(container, action["port"]) == container["ports"][0]["containerPort"]
@@ -237,10 +236,12 @@ def test_llama_cpp_threads_follow_the_pods_cpu_not_the_nodes_cores(request_cpu, 
     if limit_cpu:
         values["llm.cpu.resources.limits.cpu"] = limit_cpu
     manifest = render("cpu", values=values)
-    assert arg(manifest.container("llm")["command"], "--n_threads") == threads
+    env = env_of(manifest.container("llm"))
+    assert (env["LLM_THREADS"], env["LLM_BATCH_THREADS"]) == (threads, threads)
     resources = manifest.container("llm")["resources"]
     assert resources.get("requests", {}).get("cpu") == request_cpu and resources["limits"].get("cpu") == limit_cpu
-    assert arg(render("cpu", values={"llm.cpu.threads": 3}).container("llm")["command"], "--n_threads") == "3"
+    env = env_of(render("cpu", values={"llm.cpu.threads": 3}).container("llm"))
+    assert (env["LLM_THREADS"], env["LLM_BATCH_THREADS"]) == ("3", "3")
 
 
 def test_the_gateways_roll_exactly_when_the_generated_token_changes():
@@ -266,22 +267,62 @@ def test_shared_gpu_lowers_vllm_memory_share():
     assert float(arg(render("gpu-shared").container("llm")["command"], "--gpu-memory-utilization")) < 0.9
 
 
-def test_llama_cpp_server_on_cpu():
-    manifest = render("cpu")
+@pytest.mark.parametrize("scenario", [None, "cpu"])
+def test_llama_cpp_server_on_cpu(scenario):
+    """llama.cpp's server through `python -m voice_llm`, configured by LLM_* env that its settings accept."""
+    manifest = render(scenario)
     container = manifest.container("llm")
-    command = container["command"]
-    assert command[:3] == ["python", "-m", "llama_cpp.server"]
-    assert arg(command, "--model_alias") == env_of(manifest.container("gateway"))["GATEWAY_LLM_MODEL"]
-    assert int(arg(command, "--port")) == container["ports"][0]["containerPort"]
-    assert arg(command, "--model").startswith("/models/llm/") and arg(command, "--model").endswith(".gguf")
+    assert container["command"] == ["python", "-m", "voice_llm"]
+    env = {k: v for k, v in env_of(container).items() if k.startswith("LLM_")}
+    settings = LLMSettings(**{k.removeprefix("LLM_").lower(): v for k, v in env.items()})
+    assert set(env) == {"LLM_MODEL_PATH", "LLM_MODEL_ALIAS", "LLM_HOST", "LLM_PORT", "LLM_PARALLEL",
+                        "LLM_CONTEXT_PER_SLOT", "LLM_THREADS", "LLM_BATCH_THREADS"}
+    assert settings.model_alias == env_of(manifest.container("gateway"))["GATEWAY_LLM_MODEL"]
+    assert settings.port == container["ports"][0]["containerPort"] and settings.host == "0.0.0.0"
+    assert settings.model_path.startswith("/models/llm/") and settings.model_path.endswith(".gguf")
+    assert (settings.parallel, settings.context_per_slot) == (2, 2048), "values.yaml's llm.cpu.parallel / contextPerSlot"
+    assert settings.parallel == LLMSettings.model_fields["parallel"].default
+    assert settings.context_per_slot == LLMSettings.model_fields["context_per_slot"].default
+
+
+def test_llama_cpp_settings_and_extra_env():
+    values = {"llm.cpu.parallel": 4, "llm.cpu.contextPerSlot": 1024, "llm.cpu.extraEnv": [
+        {"name": "LLM_BATCH_THREADS", "value": "6"}, {"name": "LLM_OMP_WAIT_POLICY", "value": "ACTIVE"}]}
+    env = env_of(render("cpu", values=values).container("llm"))
+    assert (env["LLM_PARALLEL"], env["LLM_CONTEXT_PER_SLOT"]) == ("4", "1024")
+    assert (env["LLM_THREADS"], env["LLM_BATCH_THREADS"], env["LLM_OMP_WAIT_POLICY"]) == ("2", "6", "ACTIVE"), \
+        "an extraEnv entry replaces the chart's own (test_no_container_sets_a_variable_twice: once each)"
+    names = [e["name"] for e in render("cpu", values=values).container("llm")["env"]]
+    assert len(names) == len(set(names))
+    stderr = render_error("cpu", values={"llm.cpu.extraArgs": ["--n_ctx", "4096"]})
+    assert "extraArgs" in stderr, "llama-cpp-python's arguments are gone: a leftover is an error, not ignored"
+
+
+@pytest.mark.parametrize(
+    "scenario, values, reuse",
+    [
+        ("cpu", {}, "false"),  # this release's llama.cpp closes each connection after a streamed reply
+        (None, {}, "false"),
+        ("gpu", {}, "true"),  # vLLM keeps connections alive
+        ("production", {}, "true"),
+        ("cpu", {"gateway.config.llmReuseConnections": True}, "true"),  # the user's word wins
+        ("cpu", {"gateway.upstreams.llmBaseUrl": "http://vllm.shared:8000/v1"}, None),  # not ours: the gateway's default
+        ("cpu", {"llm.enabled": False, "gateway.upstreams.llmBaseUrl": "http://llm.shared:8080/v1"}, None),
+    ],
+)
+def test_the_gateway_drops_idle_connections_to_this_releases_cpu_llm(scenario, values, reuse):
+    env = env_of(render(scenario, values=values).container("gateway"))
+    assert env.get("GATEWAY_LLM_REUSE_CONNECTIONS") == reuse
+    if reuse is not None:
+        assert GatewaySettings(llm_reuse_connections=reuse).llm_reuse_connections is (reuse == "true")
 
 
 def model_paths(manifest) -> dict[str, str]:
     """Every weights path a model server is configured with -> the component."""
     stt, tts, llm = (manifest.container(c) for c in MODEL_COMPONENTS)
     paths = {env_of(stt)["STT_MODEL_PATH"]: "stt", env_of(tts)["TTS_MODEL_PATH"]: "tts", env_of(tts)["TTS_VOICES_PATH"]: "tts"}
-    if "llama_cpp.server" in llm["command"]:
-        paths[arg(llm["command"], "--model")] = "llm"
+    if "LLM_MODEL_PATH" in env_of(llm):
+        paths[env_of(llm)["LLM_MODEL_PATH"]] = "llm"
     return paths
 
 

@@ -110,11 +110,9 @@ def start(manifest, component: str, weights: Path, env: dict[str, str], command:
         args += ["-e", f"{key}={value}"]
     repository = container["image"].rsplit(":", 1)[0].rsplit("/", 1)[-1]
     docker(*args, "--entrypoint", command[0], image(repository), *command[1:])
-    port = (next(v for k, v in env.items() if k.endswith("_PORT")) if "--port" not in command
-            else command[command.index("--port") + 1])
-    # llama.cpp is probed over TCP once started; its startup probe's path says when it can serve
-    probe = container["readinessProbe"].get("httpGet") or container["startupProbe"]["httpGet"]
-    return Container(name, f"http://127.0.0.1:{port}{probe['path']}")
+    port = next(v for k, v in env.items() if k.endswith("_PORT"))
+    # every server, llama.cpp's included, has an HTTP readiness path (the LLM's /health)
+    return Container(name, f"http://127.0.0.1:{port}{container['readinessProbe']['httpGet']['path']}")
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +125,8 @@ def stack(manifest, weights) -> Iterator[dict[str, int]]:
                              manifest.container("stt")["command"]))
         started.append(start(manifest, "tts", weights, {"TTS_HOST": "127.0.0.1", "TTS_PORT": str(ports["tts"])},
                              manifest.container("tts")["command"]))
-        llm = list(manifest.container("llm")["command"])
-        llm[llm.index("--port") + 1], llm[llm.index("--host") + 1] = str(ports["llm"]), "127.0.0.1"
-        started.append(start(manifest, "llm", weights, {}, llm))
+        started.append(start(manifest, "llm", weights, {"LLM_HOST": "127.0.0.1", "LLM_PORT": str(ports["llm"])},
+                             manifest.container("llm")["command"]))
         for container in started:
             container.wait_ready()
         gateway_env = {
@@ -154,6 +151,15 @@ def test_images_exist_and_run_as_non_root():
         assert config["User"] == "10001:10001", (name, config["User"])
 
 
+def test_the_llm_image_holds_voice_llm_and_only_its_dependencies():
+    """xllamacpp's prebuilt llama.cpp (its libgomp.so.1 found), voice_llm's settings; none of the other servers' stacks."""
+    check = ("import importlib.util as u, xllamacpp, voice_llm.params; "
+             "print(sorted(m for m in ('pipecat', 'faster_whisper', 'onnxruntime', 'kokoro_onnx', 'fastapi') if u.find_spec(m)))")
+    proc = docker("run", "--rm", *HARDENED, "--entrypoint", "python", image("llm-cpu"), "-c", check, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
 def test_one_spoken_turn_through_the_containers(manifest, stack):
     """The chart's helm test, run in the gateway image against the gateway container."""
     test_pod = manifest.component("Pod", "test")["spec"]["containers"][0]["command"]
@@ -171,3 +177,5 @@ def test_one_spoken_turn_through_the_containers(manifest, stack):
     assert "voice_turns_total 1.0" in metrics
     ready = httpx.get(f"http://127.0.0.1:{stack['gateway']}/ready", timeout=5).json()
     assert all(ready["upstreams"].values()), ready
+    llm_metrics = httpx.get(f"http://127.0.0.1:{stack['llm']}/metrics", timeout=5).text  # the ServiceMonitor's path
+    assert "llamacpp:tokens_predicted_total" in llm_metrics, llm_metrics[:500]
