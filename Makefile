@@ -10,11 +10,12 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 CACHE := .cache
 MODELS_DIR ?= models
+LOCK_DIR := requirements
 KOKORO_JS_VERSION := 1.2.1
 KOKORO_JS_TGZ := $(CACHE)/kokoro-js-$(KOKORO_JS_VERSION).tgz
 export VOICE_MODELS_DIR := $(abspath $(MODELS_DIR))
 
-.PHONY: help install models demo up lint protocol-doc test test-unit bench clean
+.PHONY: help install lock models demo up lint protocol-doc test test-unit bench clean
 
 # Tools the tests need beyond the venv (helm, k8s binaries, chromium...) are added by mk/*.mk.
 TEST_DEPS :=
@@ -28,11 +29,36 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip install --python $(PY) -e '.[dev,models,llm]'
+# The venv is exactly requirements/dev.txt (every extra, hash-pinned: the versions the tests run and
+# the images' locks share), then the project itself, editable, with no dependency of its own resolved.
+$(VENV)/.installed: pyproject.toml $(LOCK_DIR)/dev.txt | $(BIN)/uv
+	$(BIN)/uv pip sync --python $(PY) --require-hashes $(LOCK_DIR)/dev.txt
+	$(BIN)/uv pip install --python $(PY) --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed models ## create .venv, install the project, assemble the models
+install: $(VENV)/.installed models ## create .venv from requirements/dev.txt, install the project, assemble the models
+
+# --- locks ----------------------------------------------------------------------------------------
+# requirements/*.txt, from pyproject.toml for CPython 3.11 on x86_64 Linux: every distribution pinned
+# with its sha256 hashes, and no index URL or host (uv resolves through this machine's own index
+# settings and writes none of them). dev.txt: every extra, what `make install` syncs. One per image,
+# each constrained by dev.txt so a package has the same version in every lock and in the tested venv
+# (tests/unit/test_locks.py): gateway.txt, stt.txt, tts.txt (core + that extra), llm.txt (the llm
+# extra alone: voice_llm imports nothing of the core), stt-cuda.txt and tts-cuda.txt (plus
+# requirements/<name>.in; onnxruntime-gpu replaces onnxruntime in tts-cuda). Existing pins are kept;
+# LOCK_UPGRADE=1 moves every lock to the newest versions pyproject.toml allows.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+  --custom-compile-command 'make lock' $(if $(filter 1,$(LOCK_UPGRADE)),--upgrade)
+LLM_EXTRA := import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["llm"], sep="\n")
+
+lock: | $(BIN)/uv ## recompile requirements/*.txt from pyproject.toml (hash-pinned; LOCK_UPGRADE=1: newest versions)
+	$(UV_COMPILE) pyproject.toml --all-extras -o $(LOCK_DIR)/dev.txt
+	for extra in gateway stt tts; do \
+	  $(UV_COMPILE) pyproject.toml --extra $$extra -c $(LOCK_DIR)/dev.txt -o $(LOCK_DIR)/$$extra.txt || exit 1; done
+	set -o pipefail; $(PY) -c '$(LLM_EXTRA)' | $(UV_COMPILE) - -c $(LOCK_DIR)/dev.txt -o $(LOCK_DIR)/llm.txt
+	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/stt-cuda.in --extra stt -c $(LOCK_DIR)/dev.txt -o $(LOCK_DIR)/stt-cuda.txt
+	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/tts-cuda.in --extra tts -c $(LOCK_DIR)/dev.txt \
+	  --no-emit-package onnxruntime -o $(LOCK_DIR)/tts-cuda.txt
 
 $(KOKORO_JS_TGZ):
 	mkdir -p $(CACHE)

@@ -2,20 +2,22 @@
 # (servers/voice_llm, settings from LLM_* env) through xllamacpp's prebuilt wheel, on 8080:
 # /v1/chat/completions, /v1/models, /health, /metrics. GPU nodes use vLLM's upstream image instead
 # (chart: llm.gpu). Nothing is compiled.
-# Build context: .cache/images/context/llm (`make image-context`): wheels/ holds xllamacpp and what
-# voice_llm imports (pydantic, pydantic-settings) at the venv's versions, project/ the project wheel.
-# The project wheel goes in last with --no-deps: a code change rebuilds only that small layer, and
-# the image holds none of the gateway's, STT's or TTS's dependencies (pipecat, faster-whisper, onnxruntime).
+# Build context: .cache/images/context/llm (`make image-context`): requirements.txt (the LLM lock,
+# requirements/llm.txt: the llm extra alone, xllamacpp and what voice_llm imports, pydantic and
+# pydantic-settings, hash-pinned; voice_llm imports nothing of the core), wheels/ (exactly those
+# distributions) and project/ (the project wheel). The project wheel goes in last with --no-deps: a
+# code change rebuilds only that small layer, and the image holds none of the core's or the gateway's,
+# STT's or TTS's dependencies (fastapi, pipecat, faster-whisper, onnxruntime).
 # xllamacpp's library links the system's OpenMP runtime, libgomp.so.1 (Debian's libgomp1): the local
 # base (make images-base) includes it; a base without it gets it from apt here.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
-COPY constraints.txt /src/
+COPY requirements.txt /src/
 COPY wheels /wheels
 ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install -c /src/constraints.txt xllamacpp pydantic pydantic-settings \
+ && /opt/venv/bin/pip install --require-hashes --no-deps -r /src/requirements.txt \
  && find /opt/venv -name __pycache__ -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 

@@ -26,8 +26,8 @@ DOCKER ?= docker
 DOCKER_BUILD_FLAGS ?=
 BAKE_MODELS ?= 0
 IMAGE_CONTEXT := $(CACHE)/images/context
-CPU_IMAGES := runtime gateway stt tts llm-cpu models
-GPU_IMAGES := runtime-cuda stt-cuda tts-cuda
+CPU_IMAGES := gateway stt tts llm-cpu models
+GPU_IMAGES := stt-cuda tts-cuda
 
 .PHONY: helm-tools kind-tools chart-lint dashboards images images-gpu image-context kind-up kind-load deploy undeploy kind-down test-images
 
@@ -56,35 +56,34 @@ dashboards: $(VENV)/.installed ## regenerate the chart's Grafana dashboards and 
 	$(PY) scripts/chart_alerts.py
 
 # --- images ------------------------------------------------------------------------------------
-# The build context holds the project wheel, the venv's exact versions (constraints.txt) and a
-# wheelhouse of every dependency, downloaded here (where pip trusts this machine's CAs and caches),
-# so image builds install offline; any sdist among them is built into a wheel here.
-# The LLM image has a context of its own (llm/): wheels/ with xllamacpp (llama.cpp's server, prebuilt:
-# nothing is compiled) and what servers/voice_llm imports, the constraints, and project/ with the
-# project wheel, which the image installs last with --no-deps: a code change rebuilds one small
-# layer, and none of the other servers' dependencies (pipecat, faster-whisper, onnxruntime) get in.
-LLM_IMAGE_REQUIREMENTS := xllamacpp pydantic pydantic-settings
-IMAGE_WHEELS_EXTRA ?=
-LLM_IMAGE_CONTEXT := $(IMAGE_CONTEXT)/llm
+# Each image installs its own lock (requirements/<image>.txt, made by `make lock`) into a venv of its
+# own, not the whole project's dependency set: gateway (core + pipecat), stt (core + faster-whisper),
+# tts (core + kokoro-onnx), llm (xllamacpp and pydantic, without the core: voice_llm imports nothing of
+# it), and the CUDA variants stt-cuda / tts-cuda (their lock adds requirements/*-cuda.in).
+# Each image's build context, .cache/images/context/<lock>/ (scripts/image_context.py), holds that
+# lock as requirements.txt, wheels/ with exactly its distributions, downloaded here in pip's
+# hash-checking mode (where pip trusts this machine's CAs and caches) with any sdist built into a
+# wheel here, and project/ with the project wheel, which the image installs last with --no-deps: a
+# code change rebuilds one small layer. Image builds need no index and no network.
+IMAGE_DIST := $(CACHE)/images/dist
+CPU_CONTEXTS := gateway stt tts llm
+GPU_CONTEXTS := stt-cuda tts-cuda
 
-define wheelhouse # $(1) directory, $(2) requirements: downloaded at the venv's versions, sdists built
-	$(PY) -m pip download --quiet --dest $(1) -c $(IMAGE_CONTEXT)/constraints.txt $(2)
-	cd $(1) && for sdist in *.tar.gz; do [ "$$sdist" = '*.tar.gz' ] && continue; \
-	  $(abspath $(PY)) -m pip wheel --quiet --no-deps --wheel-dir . $$sdist && rm $$sdist || exit 1; done
-endef
+.PHONY: image-wheel image-context-gpu
 
-image-context: $(VENV)/.installed
-	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/wheels $(LLM_IMAGE_CONTEXT)/wheels $(LLM_IMAGE_CONTEXT)/project
-	$(BIN)/uv build --quiet --wheel --out-dir $(IMAGE_CONTEXT)/wheels .
-	$(BIN)/uv pip freeze --python $(PY) --exclude-editable | grep -v '^voice-agent-stack' > $(IMAGE_CONTEXT)/constraints.txt
-	$(call wheelhouse,$(IMAGE_CONTEXT)/wheels,$(IMAGE_CONTEXT)/wheels/voice_agent_stack-*.whl $(IMAGE_WHEELS_EXTRA))
-	cp $(IMAGE_CONTEXT)/constraints.txt $(LLM_IMAGE_CONTEXT)/
-	cp $(IMAGE_CONTEXT)/wheels/voice_agent_stack-*.whl $(LLM_IMAGE_CONTEXT)/project/
-	$(call wheelhouse,$(LLM_IMAGE_CONTEXT)/wheels,$(LLM_IMAGE_REQUIREMENTS))
+image-wheel: $(VENV)/.installed
+	rm -rf $(IMAGE_DIST) && $(BIN)/uv build --quiet --wheel --out-dir $(IMAGE_DIST) .
+
+# image-context-<lock>: one context, rebuilt each time (the project wheel changes with the code).
+image-context-%: image-wheel
+	$(PY) scripts/image_context.py --lock $(LOCK_DIR)/$*.txt --project $(IMAGE_DIST) --dest $(IMAGE_CONTEXT)/$*
+
+image-context: $(addprefix image-context-,$(CPU_CONTEXTS)) ## the CPU images' build contexts (wheelhouses from their locks)
+image-context-gpu: $(addprefix image-context-,$(GPU_CONTEXTS)) ## the CUDA images' build contexts
 
 define build_image # $(1) name, $(2) Dockerfile, $(3) context, $(4) extra --build-arg flags
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/$(2) -t $(IMAGE_PREFIX)/$(1):$(IMAGE_TAG) \
-	  --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg RUNTIME_IMAGE=$(IMAGE_PREFIX)/runtime:$(IMAGE_TAG) $(4) $(3)
+	  --build-arg BASE_IMAGE=$(BASE_IMAGE) $(4) $(3)
 endef
 
 define bake_image # $(1) image, $(2) model directory: the same tag with the weights under /models
@@ -94,11 +93,10 @@ define bake_image # $(1) image, $(2) model directory: the same tag with the weig
 endef
 
 images: image-context models ## build the CPU images (BAKE_MODELS=1: weights inside, for models.source=image)
-	$(call build_image,runtime,runtime.Dockerfile,$(IMAGE_CONTEXT),--build-arg VARIANT=cpu)
-	$(call build_image,gateway,gateway.Dockerfile,images)
-	$(call build_image,stt,stt.Dockerfile,images,--build-arg DEVICE=cpu --build-arg COMPUTE_TYPE=int8)
-	$(call build_image,tts,tts.Dockerfile,images,--build-arg DEVICE=cpu)
-	$(call build_image,llm-cpu,llm-cpu.Dockerfile,$(LLM_IMAGE_CONTEXT))
+	$(call build_image,gateway,gateway.Dockerfile,$(IMAGE_CONTEXT)/gateway)
+	$(call build_image,stt,stt.Dockerfile,$(IMAGE_CONTEXT)/stt,--build-arg DEVICE=cpu --build-arg COMPUTE_TYPE=int8)
+	$(call build_image,tts,tts.Dockerfile,$(IMAGE_CONTEXT)/tts,--build-arg DEVICE=cpu)
+	$(call build_image,llm-cpu,llm-cpu.Dockerfile,$(IMAGE_CONTEXT)/llm)
 	$(call build_image,models,models.Dockerfile,$(MODELS_DIR))
 ifeq ($(BAKE_MODELS),1)
 	$(call bake_image,stt,whisper-base)
@@ -106,11 +104,9 @@ ifeq ($(BAKE_MODELS),1)
 	$(call bake_image,llm-cpu,llm)
 endif
 
-images-gpu: IMAGE_WHEELS_EXTRA = onnxruntime-gpu nvidia-cublas-cu12 'nvidia-cudnn-cu12>=9,<10'
-images-gpu: image-context ## build the CUDA images for GPU nodes (stt-cuda, tts-cuda)
-	$(call build_image,runtime-cuda,runtime.Dockerfile,$(IMAGE_CONTEXT),--build-arg VARIANT=cuda)
-	$(call build_image,stt-cuda,stt.Dockerfile,images,--build-arg RUNTIME_IMAGE=$(IMAGE_PREFIX)/runtime-cuda:$(IMAGE_TAG) --build-arg DEVICE=cuda --build-arg COMPUTE_TYPE=float16)
-	$(call build_image,tts-cuda,tts.Dockerfile,images,--build-arg RUNTIME_IMAGE=$(IMAGE_PREFIX)/runtime-cuda:$(IMAGE_TAG) --build-arg DEVICE=cuda)
+images-gpu: image-context-gpu ## build the CUDA images for GPU nodes (stt-cuda, tts-cuda: CUDA 12 libraries from their locks)
+	$(call build_image,stt-cuda,stt.Dockerfile,$(IMAGE_CONTEXT)/stt-cuda,--build-arg DEVICE=cuda --build-arg COMPUTE_TYPE=float16)
+	$(call build_image,tts-cuda,tts.Dockerfile,$(IMAGE_CONTEXT)/tts-cuda,--build-arg DEVICE=cuda)
 
 # --- kind ----------------------------------------------------------------------------------------
 kind-up: kind-tools ## create the kind cluster (kind-config.yaml: a CPU pool node, gateway on localhost:7860)
