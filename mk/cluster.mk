@@ -1,7 +1,9 @@
 # A real Kubernetes API for the chart (included by the top-level Makefile; see docs/cluster-tests.md).
 #
 #   make k8s-tools      kube-apiserver, kube-controller-manager, kube-scheduler and kwok built from the
-#                       Go module proxy (tools/k8s) into a per-machine cache; etcd from Debian (apt)
+#                       Go module proxy (tools/k8s/build.sh) into a per-machine cache; etcd from Debian (apt).
+#                       Only these: the real node's kubelet, kube-proxy, CoreDNS and kube-router are
+#                       mk/kind.mk's node-tools, which make test does not build
 #   make test-cluster   start etcd + the control plane + kwok fake nodes on 127.0.0.1 and run
 #                       tests/cluster: helm install/upgrade/uninstall of the CPU and GPU scenarios
 #   make cluster-up     the same cluster in the foreground, for poking at it (Ctrl-C stops it)

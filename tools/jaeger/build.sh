@@ -32,10 +32,10 @@ BINARY="$BIN_DIR/jaeger-all-in-one"
 LDFLAGS="-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v$JAEGER_VERSION"
 LDFLAGS+=" -X github.com/jaegertracing/jaeger/internal/version.commitSHA=v$JAEGER_VERSION"
 
-stamp() { { cat "$HERE/go.mod" "$HERE/go.sum"; echo "CGO_ENABLED=0 -trimpath $LDFLAGS"; } | sha256sum | cut -d' ' -f1; }
-current() { [[ -x "$BINARY" && -f "$CACHE_DIR/stamp" && "$(cat "$CACHE_DIR/stamp")" == "$(stamp)" ]]; }
+stamp() { stamp_of "$LDFLAGS" "$HERE/go.mod" "$HERE/go.sum"; }
+current() { [[ -x "$BINARY" ]] && stamp_matches "$CACHE_DIR/stamp" "$(stamp)"; }
 
-build_mode "$BINARY" "${1:-}"
+build_mode "$BINARY" "$@"
 
 if current; then echo "$BINARY"; exit 0; fi
 
@@ -43,19 +43,8 @@ GO_BIN="$(find_go Jaeger)"
 lock_cache "$CACHE_DIR"
 if current; then echo "$BINARY"; exit 0; fi
 
-tmp="$(mktemp -d "$CACHE_DIR/build.XXXXXX")" && chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-start=$(date +%s)
-echo ">> building Jaeger all-in-one v$JAEGER_VERSION with $("$GO_BIN" version) into $BIN_DIR" >&2
+start_build "$CACHE_DIR" "Jaeger all-in-one v$JAEGER_VERSION with $("$GO_BIN" version) into $BIN_DIR"
 echo ">> (a cold build downloads ~190 modules: 6.5 min on 2 busy cores, 2026-11-28)" >&2
-(
-  cd "$HERE"
-  export CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
-  export GOFLAGS="${GOFLAGS:-} -p=${BUILD_JOBS:-2} -mod=readonly -trimpath"
-  "$GO_BIN" build -ldflags "$LDFLAGS" -o "$tmp/jaeger-all-in-one" "$PACKAGE"
-)
-[[ -x "$tmp/jaeger-all-in-one" ]] || { echo "build produced no jaeger-all-in-one" >&2; exit 1; }
-rm -rf "$BIN_DIR" && mv "$tmp" "$BIN_DIR" && trap - EXIT
-stamp > "$CACHE_DIR/stamp"
-echo ">> built in $(( $(date +%s) - start ))s: $(ls -l "$BINARY")" >&2
+(cd "$HERE" && "$GO_BIN" build -ldflags "$LDFLAGS" -o "$BUILD_TMP/jaeger-all-in-one" "$PACKAGE")
+install_build "$BIN_DIR" "$CACHE_DIR/stamp" "$(stamp)" jaeger-all-in-one
 echo "$BINARY"

@@ -58,6 +58,9 @@ POD_SUBNET = "10.244.0.0/24"
 NODE_IP = "10.244.0.1"  # the bridge's address: the pods' gateway, the node's InternalIP, CoreDNS's address
 CLUSTER_CIDR = "10.244.0.0/16"
 DNS_IP = "10.96.0.10"
+# The node set of tools/k8s/build.sh (`make node-tools`) the node cannot run without; kube-router, of the
+# same set, only enforces NetworkPolicies and is started when present.
+NODE_BINARIES = ("kubelet", "kube-proxy", "coredns")
 CLUSTER_DOMAIN = "cluster.local"
 PAUSE_TAG = "3.10.2"  # k8s.io/kubernetes build/pause/Makefile TAG of the module version
 PAUSE_IMAGE = f"registry.k8s.io/pause:{PAUSE_TAG}"
@@ -180,6 +183,9 @@ class Node:
         missing = missing_host_tools()
         if missing:
             raise ClusterError("missing: " + ", ".join(missing) + " (run `make node-deps`)")
+        missing = [str(self.bin_dir / b) for b in NODE_BINARIES if not (self.bin_dir / b).exists()]
+        if missing:
+            raise ClusterError("missing: " + ", ".join(missing) + " (run `make node-tools`)")
         if self.pids.exists():
             raise ClusterError(f"already up ({self.pids}); `python tools/k8s/node.py down` first")
         started = time.monotonic()
@@ -371,7 +377,7 @@ state = "{self.run / 'containerd-state'}"
         chart's policies. (kube-network-policies needs nftables' queue, which some kernels lack.)"""
         binary = self.bin_dir / "kube-router"
         if not binary.exists() or os.environ.get("VOICE_NODE_NETWORK_POLICY", "1") == "0":
-            log("no NetworkPolicy enforcement (kube-router not built)")
+            log("no NetworkPolicy enforcement (kube-router not built: `make node-tools`)")
             return
         self.cp._spawn("kube-router", [
             str(binary), f"--kubeconfig={self.cp.kubeconfig}", f"--hostname-override={NODE_NAME}",
