@@ -154,7 +154,7 @@ images-base: docker-daemon # a Debian bookworm + python3.11 (+ libgomp1) base ma
 	  mmdebstrap --variant=minbase --include=$(IMAGES_BASE_PACKAGES) bookworm $(CACHE)/debian-python.tar \
 	  && $(HOST_DOCKER) import $(CACHE)/debian-python.tar $(IMAGES_BASE) && rm -f $(CACHE)/debian-python.tar; }
 
-test-images: install images-base ## build the CPU images for real (local Debian base, dockerd) and put one spoken turn through them (slow)
+test-images: install helm-tools images-base ## build the CPU images for real (local Debian base, dockerd) and put one spoken turn through them (slow)
 	DOCKER_BUILDKIT=0 $(MAKE) images DOCKER=$(HOST_DOCKER) BASE_IMAGE=$(IMAGES_BASE) DOCKER_BUILD_FLAGS="--network host"
 	VOICE_TEST_IMAGES=1 VOICE_DOCKER=$(HOST_DOCKER) VOICE_IMAGE_PREFIX=$(IMAGE_PREFIX) VOICE_IMAGE_TAG=$(IMAGE_TAG) \
 	  $(PY) -m pytest -rA -m images tests/images

@@ -160,6 +160,26 @@ def test_the_llm_image_holds_voice_llm_and_only_its_dependencies():
     assert proc.stdout.strip() == "[]", proc.stdout
 
 
+@pytest.mark.parametrize(("name", "package", "foreign"), [
+    ("gateway", "voice_gateway", ("faster_whisper", "ctranslate2", "kokoro_onnx", "xllamacpp")),
+    ("stt", "voice_stt", ("pipecat", "kokoro_onnx", "xllamacpp")),
+    ("tts", "voice_tts", ("pipecat", "faster_whisper", "ctranslate2", "xllamacpp")),
+])
+def test_each_server_image_holds_its_own_lock_only(name: str, package: str, foreign: tuple[str, ...]):
+    """Each image's venv is its lock (requirements/<name>.txt): every module of its server imports, and
+    no other component's stack is there; pip finds nothing missing."""
+    check = ("import importlib, importlib.util as u, pkgutil, sys; "
+             f"m = importlib.import_module({package!r}); "
+             "[importlib.import_module(i.name) for i in pkgutil.walk_packages(m.__path__, m.__name__ + '.')]; "
+             f"print(sorted(f for f in {list(foreign)!r} if u.find_spec(f)))")
+    proc = docker("run", "--rm", *HARDENED, "--entrypoint", "python", image(name), "-c", check, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+    pip = docker("run", "--rm", *HARDENED, "-e", "PIP_DISABLE_PIP_VERSION_CHECK=1", "--entrypoint", "python", image(name),
+                 "-m", "pip", "check", check=False)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+
+
 def test_one_spoken_turn_through_the_containers(manifest, stack):
     """The chart's helm test, run in the gateway image against the gateway container."""
     test_pod = manifest.component("Pod", "test")["spec"]["containers"][0]["command"]
