@@ -27,9 +27,10 @@ RUN PIP_NO_INDEX=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/venv/
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib/python3*/site-packages/voice_common /opt/venv/lib/python3*/site-packages/voice_stt
 ARG DEVICE=cpu
 ARG COMPUTE_TYPE=int8
-# CUDA libraries installed from wheels live inside the venv (stt-cuda); the loader is pointed at them.
+# CUDA libraries installed from wheels live inside the venv (stt-cuda); the loader is pointed at them
+# (cuDNN 9 opens NVRTC at run time for its runtime-compiled engines).
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp VOICE_MODELS_DIR=/models \
-    LD_LIBRARY_PATH=/opt/venv/lib/python3.11/site-packages/nvidia/cublas/lib:/opt/venv/lib/python3.11/site-packages/nvidia/cudnn/lib \
+    LD_LIBRARY_PATH=/opt/venv/lib/python3.11/site-packages/nvidia/cublas/lib:/opt/venv/lib/python3.11/site-packages/nvidia/cudnn/lib:/opt/venv/lib/python3.11/site-packages/nvidia/cuda_nvrtc/lib \
     STT_HOST=0.0.0.0 STT_PORT=8000 STT_DEVICE=${DEVICE} STT_COMPUTE_TYPE=${COMPUTE_TYPE} \
     STT_MODEL_PATH=/models/whisper-base
 USER 10001:10001
