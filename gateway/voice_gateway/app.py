@@ -58,6 +58,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "upstreams": upstreams,
             "llm_warm": llm_warmup.done,
             "draining": sessions.draining,
+            "admitting": sessions.admitting,
             "active_sessions": sessions.active,
         }
 
@@ -77,10 +78,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @app.post("/drain", include_in_schema=False)
     async def drain(request: Request) -> JSONResponse:
-        """preStop hook: refuse new calls, turn unready, and wait for live calls to finish."""
+        """preStop hook: turn unready, refuse new calls (after drain_admit_secs), wait for live calls to finish."""
         if not drain_authorized(request, settings):
             return JSONResponse(error_event("unauthorized", "draining needs the drain token"), status_code=401)
-        left = await sessions.drain(settings.drain_timeout_secs)
+        left = await sessions.drain(settings.drain_timeout_secs, settings.drain_admit_secs)
         return JSONResponse({"draining": True, "sessions_left": left})
 
     @app.websocket("/ws")

@@ -8,6 +8,12 @@ finished tearing down: Pipecat's teardown waits up to half a second for the WebS
 handshake, and under a storm of short connections those lingering teardowns filled the limit
 (callers were refused with ten connections open against a limit of 32). Draining still waits
 for every pipeline, torn down or not.
+
+A drain turns the gateway unready at once but may keep admitting callers for a while first: what
+routes calls here (kube-proxy on every node, an ingress, a load balancer) learns that the pod is
+going only a moment after the pod does, and until then sends it new calls. Refused, those callers
+got ``server_draining`` in the middle of a rolling update; and a drain with no live call returned
+at once, so the process exited and they met a closed port.
 """
 
 from __future__ import annotations
@@ -39,13 +45,14 @@ class SessionRegistry:
         self.max_sessions = max_sessions
         self.active = 0
         self.running = 0
-        self.draining = False
+        self.draining = False  # unready: a drain has begun
+        self.admitting = True  # new sessions are taken (until a drain's admit period is over)
         self._idle = asyncio.Event()
         self._idle.set()
 
     def refusal(self) -> tuple[str, str] | None:
         """(code, message) if a new session must be refused now, else None."""
-        if self.draining:
+        if not self.admitting:
             return "server_draining", "this gateway is shutting down; reconnect to another replica"
         if self.active >= self.max_sessions:
             return "too_many_sessions", f"the gateway is at its limit of {self.max_sessions} sessions"
@@ -66,9 +73,15 @@ class SessionRegistry:
         if self.running == 0:
             self._idle.set()
 
-    async def drain(self, timeout_s: float) -> int:
-        """Stop admitting sessions and wait up to ``timeout_s`` for running ones to end; returns those left."""
+    async def drain(self, timeout_s: float, admit_s: float = 0.0) -> int:
+        """Turn unready, keep admitting sessions for ``admit_s``, then refuse new ones and wait for the
+        running ones to end, ``timeout_s`` in all (the admit period included); returns those left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         self.draining = True
+        if admit_s > 0 and self.admitting:
+            await asyncio.sleep(min(admit_s, timeout_s))
+        self.admitting = False
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            await asyncio.wait_for(self._idle.wait(), max(deadline - loop.time(), 0.0))
         return self.running

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -86,6 +86,21 @@ class GatewaySettings(BaseSettings):
     upstream_timeout_secs: float = 10.0
     tracing_enabled: bool = Field(default=True, description="Pipecat spans; exported when OTEL_EXPORTER_OTLP_ENDPOINT is set")
     drain_timeout_secs: float = Field(default=25.0, description="SIGTERM: wait this long for live calls to end")
+    # Kubernetes removes a terminating pod from its Services a moment after the preStop hook starts
+    # (kube-proxy's next sync, an ingress's next reload): until then new calls still come here. The
+    # chart sets 5 s; 0 refuses them as soon as POST /drain arrives.
+    drain_admit_secs: float = Field(
+        default=0.0, ge=0, description="a drain keeps admitting new calls this long (within drain_timeout_secs)"
+    )
+
+    @model_validator(mode="after")
+    def _admit_within_drain(self) -> GatewaySettings:
+        if self.drain_admit_secs and self.drain_admit_secs >= self.drain_timeout_secs:
+            raise ValueError(
+                f"drain_admit_secs ({self.drain_admit_secs:g}) must be below drain_timeout_secs "
+                f"({self.drain_timeout_secs:g}): calls admitted while draining need time to end"
+            )
+        return self
 
     @property
     def drain_secret(self) -> SecretStr | None:

@@ -113,6 +113,12 @@ def test_gateway_drains_live_calls_before_it_stops(manifest):
     assert pre_stop[:2] == ["python", "-m"] and importlib.util.find_spec(pre_stop[2]) is not None, pre_stop
     drain = float(env_of(container)["GATEWAY_DRAIN_TIMEOUT_SECS"])
     assert spec["terminationGracePeriodSeconds"] >= drain + 5, "Kubernetes would SIGKILL calls still draining"
+    # New calls reach a terminating pod until kube-proxy's and ingresses' next sync: the drain takes
+    # them for a few seconds (a single-replica rollout refused or dropped them, tests/kind).
+    admit = float(env_of(container)["GATEWAY_DRAIN_ADMIT_SECS"])
+    assert 1 <= admit < drain
+    strategy = manifest.get("Deployment", "va-voice-agent-gateway")["spec"]["strategy"]
+    assert strategy["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}, "one replica: surge, never go to zero"
 
 
 def test_production_gives_calls_minutes_to_finish():

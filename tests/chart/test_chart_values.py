@@ -83,6 +83,8 @@ def test_template_checks_refuse_inconsistent_combinations():
     assert "gateway.keda.enabled and gateway.autoscaling.enabled are mutually exclusive" in stderr
     stderr = render_error("cpu", values={"gateway.config.drainTimeoutSecs": 60, "gateway.terminationGracePeriodSeconds": 40})
     assert "terminationGracePeriodSeconds (40) must be at least gateway.config.drainTimeoutSecs (60) + 5 s" in stderr
+    stderr = render_error("cpu", values={"gateway.config.drainAdmitSecs": 25})
+    assert "gateway.config.drainAdmitSecs (25) must be below gateway.config.drainTimeoutSecs (25)" in stderr
 
 
 def camel(field: str) -> str:

@@ -26,3 +26,26 @@ async def test_drain_waits_for_live_calls_and_refuses_new_ones(gateway_with):
             await live_call.silence(0.2)
         result = (await drain).json()
     assert result == {"draining": True, "sessions_left": 0}
+
+
+async def test_drain_admits_new_calls_for_its_admit_period_first(gateway_with):
+    """GATEWAY_DRAIN_ADMIT_SECS (the chart's 5 s): unready at once, but callers still routed here by
+    kube-proxy or an ingress that has not yet seen the pod go are taken, then refused."""
+    gateway = gateway_with(GATEWAY_DRAIN_TIMEOUT_SECS="20", GATEWAY_DRAIN_ADMIT_SECS="1.5")
+    url = f"ws://127.0.0.1:{gateway.spec.port}/ws"
+    async with httpx.AsyncClient(base_url=gateway.spec.base_url, timeout=30) as http:
+        async with Caller(url) as live_call:
+            drain = asyncio.create_task(http.post("/drain"))
+            await asyncio.sleep(0.3)
+            ready = await http.get("/ready")
+            assert ready.status_code == 503 and ready.json()["draining"] and ready.json()["admitting"]
+            async with Caller(url) as routed_late:
+                assert not routed_late.conversation.errors, "admitted while the routes catch up"
+            await asyncio.sleep(1.5)
+            assert not (await http.get("/ready")).json()["admitting"]
+            async with Caller(url) as later:
+                assert [e["code"] for e in later.conversation.errors] == ["server_draining"]
+            assert not drain.done(), "the live call is still waited for"
+            await live_call.silence(0.2)
+        result = (await drain).json()
+    assert result == {"draining": True, "sessions_left": 0}
