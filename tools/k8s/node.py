@@ -58,6 +58,9 @@ POD_SUBNET = "10.244.0.0/24"
 NODE_IP = "10.244.0.1"  # the bridge's address: the pods' gateway, the node's InternalIP, CoreDNS's address
 CLUSTER_CIDR = "10.244.0.0/16"
 DNS_IP = "10.96.0.10"
+# Pods' traffic to a ClusterIP that kube-proxy did not translate (a Service without ready endpoints)
+# is refused on the node by a policy route (table and rule priority both this number).
+SERVICE_REFUSE_TABLE = 10244
 # The node set of tools/k8s/build.sh (`make node-tools`) the node cannot run without; kube-router, of the
 # same set, only enforces NetworkPolicies and is started when present.
 NODE_BINARIES = ("kubelet", "kube-proxy", "coredns")
@@ -274,6 +277,17 @@ class Node:
         # anything (seen here: an HTTP proxy answering 404), a keep-alive client stays pinned to that
         # answer (the gateway's LLM warm-up got 404s for 58 s). On the bridge it fails instead.
         sh("ip", "route", "replace", SERVICE_CIDR, "dev", BRIDGE)
+        # A pod connecting to a Service with no ready endpoint must be refused at once, as kube-proxy's
+        # REJECT rule does on other nodes. Here kube-router's FORWARD chain ACCEPTs pod traffic that
+        # its policies allow before kube-proxy's rules are reached, so the SYN went onto the bridge and
+        # the connect failed only when ARP gave up (3 s; the gateway's LLM client, retrying, told the
+        # caller ~7 s after the LLM died, while its replacement was coming up). Routed from the bridge
+        # (DNAT to a pod IP comes first, in PREROUTING) a ClusterIP is "prohibit": ICMP admin-prohibited,
+        # which fails a connect at once. Traffic the node itself sends keeps the route above.
+        table = str(SERVICE_REFUSE_TABLE)
+        sh("ip", "rule", "del", "priority", table, check=False, quiet=True)
+        sh("ip", "rule", "add", "priority", table, "iif", BRIDGE, "to", SERVICE_CIDR, "lookup", table)
+        sh("ip", "route", "replace", "prohibit", SERVICE_CIDR, "table", table)
         for key, value in (("net/ipv4/ip_forward", "1"), ("net/bridge/bridge-nf-call-iptables", "1")):
             Path("/proc/sys", key).write_text(value)
         net_d = self.run / "cni" / "net.d"
@@ -595,6 +609,8 @@ state = "{self.run / 'containerd-state'}"
                 sh("ip", "netns", "delete", ns, check=False)
         if sh("ip", "link", "show", BRIDGE, check=False, quiet=True).returncode == 0:
             sh("ip", "link", "delete", BRIDGE, check=False)
+        sh("ip", "rule", "del", "priority", str(SERVICE_REFUSE_TABLE), check=False, quiet=True)
+        sh("ip", "route", "flush", "table", str(SERVICE_REFUSE_TABLE), check=False, quiet=True)
         if state.get("etcd_dir"):
             shutil.rmtree(state["etcd_dir"], ignore_errors=True)
         shutil.rmtree(self.run, ignore_errors=True)
