@@ -4,7 +4,8 @@ Run by `make test-kind` (which builds the images, starts the node, loads the ima
 the release with `helm upgrade --install --wait` and `helm test`, runs these, and tears down);
 skipped unless VOICE_TEST_KIND=1. Every assertion is against what really ran: containers on the
 node's containerd, a spoken question through the gateway's NodePort from the host (a transcript's
-words, non-silent 24 kHz reply audio), an STT pod killed mid-call, and in-cluster DNS.
+words, non-silent 24 kHz reply audio), in-cluster DNS, and faults during a live call: the STT pod
+deleted, the LLM's container killed mid-reply, a `helm upgrade` that rolls the gateway.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import wave
 from pathlib import Path
 
@@ -116,12 +119,27 @@ def pod_startup_seconds(pod: dict) -> dict[str, float]:
     return out
 
 
+ARTIFACTS = REPO / ".cache" / "test-artifacts"
+
+
+def record(name: str, data: dict) -> None:
+    """Add ``data`` under ``name`` to .cache/test-artifacts/kind-live-call-faults.json (docs/kind.md quotes it)."""
+    path = ARTIFACTS / "kind-live-call-faults.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    recorded[name] = data
+    path.write_text(json.dumps(recorded, indent=1, sort_keys=True))
+
+
 def test_pod_startup_times_are_recorded():
     """Written to .cache/test-artifacts/kind-pod-startup.json (docs/kind.md quotes them); each pod
     was Ready within the chart's startup budget."""
     times = {p["metadata"]["labels"]["app.kubernetes.io/component"]: pod_startup_seconds(p)
              for p in release_pods() if ready(p)}
-    out = REPO / ".cache" / "test-artifacts" / "kind-pod-startup.json"
+    out = ARTIFACTS / "kind-pod-startup.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(times, indent=1, sort_keys=True))
     assert sorted(times) == sorted(COMPONENTS)
@@ -260,3 +278,211 @@ def test_stt_pod_killed_mid_call_gives_a_coded_error_then_turns_work_again():
     assert "france" in fresh.transcript.lower() and fresh.reply_audio_bytes > 24000, fresh
     # The same call is heard again (once the gateway gave up on STT after Pipecat's 3 reconnects; fixed).
     assert "france" in same_call.transcript.lower() and same_call.reply_text.strip(), same_call
+
+
+CONTAINERD = os.environ.get("VOICE_KIND_CONTAINERD", "/run/voice-agent-node/containerd.sock")  # tools/k8s/node.py's
+
+
+def crash_container(pod: dict) -> None:
+    """SIGKILL the pod's (first) container through the node's containerd, as the OOM killer or a segfault
+    would end it: no clean shutdown. The kubelet restarts it (restartPolicy Always)."""
+    container_id = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("containerd://")
+    subprocess.run(["ctr", "--address", CONTAINERD, "--namespace", "k8s.io", "tasks", "kill", "--signal", "SIGKILL",
+                    container_id], capture_output=True, text=True, timeout=30, check=True)
+
+
+def llm_restarted(restarts: int) -> dict | None:
+    """The LLM pod once its container has restarted ``restarts`` times and is Ready, the Service listing it."""
+    pods = [p for p in component_pods("llm") if ready(p)]
+    if not pods or pods[0]["status"]["containerStatuses"][0]["restartCount"] < restarts:
+        return None
+    slices = get("endpointslices", "-n", NAMESPACE, "-l", f"kubernetes.io/service-name={RELEASE}-llm")["items"]
+    endpoints = [e for s in slices for e in s.get("endpoints") or []]
+    return pods[0] if any(e["conditions"].get("ready") for e in endpoints) else None
+
+
+def test_llm_container_killed_mid_call_gives_a_coded_error_then_the_same_call_is_answered():
+    """Mid-call, as the LLM streams its reply, its container is killed (SIGKILL through containerd): the
+    caller gets an `error` event with `service: llm` and an `llm_*` code for that turn, the call stays
+    open, and once the kubelet has the container Ready again (restartCount + 1, same pod) the same
+    call's next question is answered aloud."""
+    pod = component_pods("llm")[0]
+    restarts = pod["status"]["containerStatuses"][0]["restartCount"]
+    timeline: dict[str, float] = {}
+    kills = 0
+
+    async def call():
+        nonlocal kills
+        async with Caller(URL) as caller:
+            first = await caller.say_and_listen(caller_pcm(QUESTION), timeout=90)
+            assert "france" in first.transcript.lower() and first.reply_audio_bytes > 0, first
+            errors_before = len(caller.conversation.errors)
+            started = time.monotonic()
+            for _ in range(3):
+                # "Tell me more" gets a long reply (up to GATEWAY_LLM_MAX_TOKENS): the kill lands while it
+                # streams. Should the reply have ended first, the next turn meets the LLM restarting, or
+                # streaming again, and killed again.
+                said = time.monotonic()
+                turn = asyncio.create_task(caller.say_and_listen(caller_pcm(FOLLOW_UP), timeout=60))
+                await caller.wait_for(lambda said=said: caller.conversation.first_event("bot_text", after=said)
+                                      or caller.conversation.errors[errors_before:], 30)
+                llm = component_pods("llm")[0]
+                if not caller.conversation.errors[errors_before:] and "running" in \
+                        llm["status"]["containerStatuses"][0]["state"]:
+                    await asyncio.to_thread(crash_container, llm)
+                    kills += 1
+                    timeline.setdefault("killed", time.monotonic() - started)
+                broken = await turn
+                if [e for e in caller.conversation.errors[errors_before:] if e.get("service") == "llm"]:
+                    break
+            errors = caller.conversation.errors[errors_before:]
+            timeline["error"] = time.monotonic() - started
+            back = await asyncio.to_thread(wait_until, "the LLM container restarted and Ready",
+                                           lambda: llm_restarted(restarts + kills), 400, 0.5)
+            timeline["llm_ready"] = time.monotonic() - started
+            await asyncio.sleep(3)  # kube-proxy moves the Service back to it
+            same_call = await caller.say_and_listen(caller_pcm(QUESTION), timeout=90)
+            return errors, broken, back, same_call, caller.websocket.state.name
+
+    errors, broken, back, same_call, state = asyncio.run(call())
+    record("llm_killed", {"seconds_from_turn_start": {k: round(v, 2) for k, v in timeline.items()}, "kills": kills,
+                          "reply_before_the_error": broken.reply_text, "errors": errors,
+                          "same_call_after": {"transcript": same_call.transcript, "reply": same_call.reply_text}})
+    llm_errors = [e for e in errors if e.get("service") == "llm"]
+    assert kills and llm_errors, (kills, errors, broken)
+    assert all(e.get("code", "").startswith("llm_") for e in llm_errors), llm_errors
+    assert timeline["error"] < timeline["llm_ready"], timeline
+    assert back["metadata"]["name"] == pod["metadata"]["name"], "the container restarted in place, same pod"
+    assert back["status"]["containerStatuses"][0]["restartCount"] == restarts + kills
+    assert state == "OPEN", "the caller's session survives its LLM"
+    assert "france" in same_call.transcript.lower() and same_call.reply_text.strip(), same_call
+    assert same_call.reply_audio_bytes > 24000, same_call  # over 0.5 s of 24 kHz s16le
+
+
+HELM = os.environ.get("VOICE_HELM", str(REPO / ".cache/bin/helm"))
+CHART = REPO / "charts" / "voice-agent"
+
+
+def gateway_status(pod: dict) -> dict:
+    """A gateway pod's /ready body (200 or 503: both say `draining` and `active_sessions`), asked from
+    the host at the pod's IP, so it is that pod's answer whatever the Service does."""
+    try:
+        with urllib.request.urlopen(f"http://{pod['status']['podIP']}:7860/ready", timeout=10) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as e:
+        return json.loads(e.read())
+
+
+def env_of(pod: dict, name: str) -> str | None:
+    return next((e.get("value") for e in pod["spec"]["containers"][0]["env"] if e["name"] == name), None)
+
+
+async def place_call() -> str:
+    """Open a call and hang up: "ready" if the gateway took it, else its error code or the exception."""
+    try:
+        async with Caller(URL, open_timeout=5) as caller:
+            errors = caller.conversation.errors
+            return errors[0].get("code", "error") if errors else "ready"
+    except Exception as e:  # noqa: BLE001 - refused, reset or timed out: what the caller saw
+        return type(e).__name__
+
+
+def test_helm_upgrade_rolls_the_gateway_without_cutting_a_live_call():
+    """`helm upgrade` changes the gateway's pod template during a call. The chart surges (maxSurge 1,
+    maxUnavailable 0), so the old pod is taken down only once its successor is Ready; its preStop hook
+    drains it: calls still routed to it in the first moments (kube-proxy's next sync) are taken, the
+    live call, now on a terminating pod, still gets its next reply spoken, a call placed later lands on
+    the new pod and is answered, and the old pod goes away only once the live call hung up (before the
+    drain timeout)."""
+    wait_until("every release pod Ready", lambda: sorted(
+        p["metadata"]["labels"]["app.kubernetes.io/component"] for p in release_pods() if ready(p)) == sorted(
+        COMPONENTS), 300)
+    deployment = get("deployment", "-n", NAMESPACE, f"{RELEASE}-gateway")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    [old] = [p for p in component_pods("gateway") if ready(p)]
+    name = old["metadata"]["name"]
+    drain_s = float(env_of(old, "GATEWAY_DRAIN_TIMEOUT_SECS"))
+    admit_s = float(env_of(old, "GATEWAY_DRAIN_ADMIT_SECS"))
+    assert old["spec"]["terminationGracePeriodSeconds"] >= drain_s + 5
+    assert old["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1] == "voice_gateway.drain"
+    t: dict[str, float] = {}
+
+    def old_pod() -> dict | None:
+        return next((p for p in component_pods("gateway") if p["metadata"]["name"] == name), None)
+
+    async def new_call():
+        async with Caller(URL) as caller:
+            assert not caller.conversation.errors, caller.conversation.errors
+            sessions = await asyncio.to_thread(lambda: {p["metadata"]["name"]: gateway_status(p)["active_sessions"]
+                                                        for p in component_pods("gateway")})
+            turn = await caller.say_and_listen(caller_pcm(QUESTION), timeout=90)
+            return turn, sessions, list(caller.conversation.errors)
+
+    async def call():
+        async with Caller(URL) as live:
+            first = await live.say_and_listen(caller_pcm(QUESTION), timeout=90)
+            assert "france" in first.transcript.lower() and first.reply_audio_bytes > 0, first
+            assert gateway_status(old)["active_sessions"] == 1
+            started = time.monotonic()
+            upgrade = await asyncio.create_subprocess_exec(
+                HELM, "upgrade", RELEASE, str(CHART), "-n", NAMESPACE, "--reuse-values",
+                "--set-string", f"gateway.podAnnotations.voice-agent/rolled-at={int(time.time())}",
+                "--wait", "--timeout", "5m", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            microphone = asyncio.create_task(live.silence(600))  # the caller stays on the line, silent
+            try:
+                await asyncio.to_thread(wait_until, "the old gateway pod terminating",
+                                        lambda: (old_pod() or {}).get("metadata", {}).get("deletionTimestamp"),
+                                        300, 0.2)
+                t["old pod terminating"] = time.monotonic() - started
+                # Calls placed now still reach the old pod now and then (until kube-proxy's next sync):
+                # it takes them, unready but admitting (GATEWAY_DRAIN_ADMIT_SECS), like the new pod.
+                placed = []
+                while time.monotonic() - started < t["old pod terminating"] + 2:
+                    placed.append(await place_call())
+                    await asyncio.sleep(0.05)
+                draining = gateway_status(old)
+                t["calls placed"] = time.monotonic() - started
+            finally:
+                microphone.cancel()
+                await asyncio.gather(microphone, return_exceptions=True)
+            # The live call speaks on, on a pod that is terminating; meanwhile, once the old pod admits
+            # no more (a call sent there now would be refused), a new call is placed. Both at once keep
+            # the whole well inside the drain timeout on 2 shared cores.
+            live_turn = asyncio.create_task(live.say_and_listen(caller_pcm(QUESTION), timeout=90))
+            await asyncio.to_thread(wait_until, "the old pod's admit period over",
+                                    lambda: not gateway_status(old)["admitting"], admit_s + 10, 0.2)
+            t["old pod admits no more"] = time.monotonic() - started
+            fresh, sessions, fresh_errors = await new_call()
+            t["new call answered"] = time.monotonic() - started
+            during = await live_turn
+            t["live call's turn answered"] = time.monotonic() - started
+            still_there = old_pod()
+            state = live.websocket.state.name
+        t["live call hung up"] = time.monotonic() - started
+        await asyncio.to_thread(wait_until, "the old gateway pod gone", lambda: old_pod() is None, drain_s + 60, 0.2)
+        t["old pod gone"] = time.monotonic() - started
+        output = (await upgrade.communicate())[0].decode()
+        return placed, draining, during, state, fresh, sessions, fresh_errors, still_there, upgrade.returncode, output
+
+    placed, draining, during, state, fresh, sessions, fresh_errors, still_there, helm_rc, helm_out = asyncio.run(call())
+    record("helm_upgrade_rollout", {"seconds_from_helm_upgrade": {k: round(v, 2) for k, v in t.items()},
+                                    "calls_placed_as_the_old_pod_began_to_terminate": {
+                                        r: placed.count(r) for r in sorted(set(placed))}})
+    assert helm_rc == 0, helm_out
+    assert draining["draining"] and draining["active_sessions"] >= 1, draining
+    assert placed and set(placed) == {"ready"}, placed
+    # The live call was not cut: its turn on the terminating pod was heard, answered and spoken.
+    assert state == "OPEN"
+    assert "france" in during.transcript.lower() and during.reply_text.strip(), during
+    assert during.reply_audio_bytes > 24000, during
+    # A call placed once the old pod admits no more went to the new pod and worked.
+    assert not fresh_errors, fresh_errors
+    assert sessions[name] == 1 and sorted(sessions.values()) == [1, 1], sessions  # the live call; this one
+    assert "france" in fresh.transcript.lower() and fresh.reply_audio_bytes > 24000, fresh
+    # The old pod outlived the live call, and went once it hung up, not at the drain timeout.
+    assert still_there is not None and still_there["metadata"].get("deletionTimestamp"), still_there
+    assert t["live call hung up"] - t["old pod terminating"] < drain_s, t
+    assert t["old pod gone"] - t["live call hung up"] < 15, t
+    events = get("events", "-n", NAMESPACE, "--field-selector", f"involvedObject.name={name}")["items"]
+    assert not [e for e in events if e["reason"] in ("FailedPreStopHook", "FailedKillPod")], events
