@@ -40,6 +40,11 @@ def chat(content: str, max_tokens: int) -> dict:
     return {"model": LLM_MODEL_ALIAS, "messages": messages, "max_tokens": max_tokens, "stream": True}
 
 
+def long_reply(max_tokens: int) -> dict:
+    """A reply that runs to ``max_tokens`` (llama.cpp's ``ignore_eos``): a sampled story may end early."""
+    return {**chat("Write a long story about the sea.", max_tokens), "ignore_eos": True}
+
+
 async def stream_reply(client: httpx.AsyncClient, base: str, body: dict) -> tuple[str, int, float, float]:
     """(reply text, content chunks, first chunk's time, end time) of one streamed chat completion."""
     text, chunks, first = "", 0, 0.0
@@ -73,7 +78,7 @@ async def test_a_reply_streams_in_many_chunks_and_is_right(llm: ServiceProcess):
 async def test_health_answers_while_a_reply_streams(llm: ServiceProcess):
     """The chart probes /health: a busy LLM must stay Ready and alive (llama-cpp-python's did not)."""
     async with httpx.AsyncClient(timeout=60) as client:
-        story = asyncio.create_task(stream_reply(client, llm.spec.base_url, chat("Write a long story about the sea.", 150)))
+        story = asyncio.create_task(stream_reply(client, llm.spec.base_url, long_reply(150)))
         await asyncio.sleep(1.0)
         started = time.monotonic()
         health = await client.get(llm.spec.base_url + "/health", timeout=2)
@@ -86,10 +91,10 @@ async def test_health_answers_while_a_reply_streams(llm: ServiceProcess):
 async def test_a_second_caller_is_answered_while_the_first_reply_streams(llm: ServiceProcess):
     """Two slots, continuously batched: a second conversation does not queue behind a long reply."""
     async with httpx.AsyncClient(timeout=120) as client:
-        long_reply = asyncio.create_task(stream_reply(client, llm.spec.base_url, chat("Write a long story about the sea.", 200)))
+        first = asyncio.create_task(stream_reply(client, llm.spec.base_url, long_reply(200)))
         await asyncio.sleep(1.0)
         short = await stream_reply(client, llm.spec.base_url, chat("What is the capital of Italy?", 20))
-        _, _, _, long_end = await long_reply
+        _, _, _, long_end = await first
     assert "rome" in short[0].lower(), short[0]
     assert short[3] < long_end, "the second reply waited for the first to end"
 
