@@ -28,6 +28,18 @@ async def async_get(url: str) -> httpx.Response:
         return await client.get(url)
 
 
+async def ready_within(base_url: str, timeout_s: float) -> httpx.Response:
+    """Poll ``/ready`` until it answers 200 or ``timeout_s`` passes; the last answer either way.
+    A gateway reports ready only after its LLM warm-up, which a loaded machine can delay by
+    seconds after ``/health`` first answers."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = await async_get(base_url + "/ready")
+        if ready.status_code == 200 or time.monotonic() > deadline:
+            return ready
+        await asyncio.sleep(0.5)
+
+
 async def metric_by_label(base_url: str, name: str, label: str, values: tuple[str, ...]) -> dict[str, float]:
     """``name{label="v"}`` for each ``v``, read from the server's ``/metrics`` without blocking the loop."""
     text = (await async_get(base_url + "/metrics")).text

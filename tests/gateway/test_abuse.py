@@ -20,7 +20,7 @@ import pytest
 import websockets
 
 from loadtest.soak import process_resources, storm
-from support import metric_value
+from support import metric_value, ready_within
 from voice_agent.client import Caller
 
 pytestmark = pytest.mark.slow
@@ -93,6 +93,7 @@ async def test_a_call_where_nobody_speaks_for_the_idle_timeout_is_ended_with_a_r
 
 async def test_drain_needs_the_drain_token_and_the_pre_stop_hook_has_it(gateway_with):
     gateway = gateway_with(GATEWAY_AUTH_TOKEN="caller-token", GATEWAY_DRAIN_TOKEN="operator-token")
+    assert (await ready_within(gateway.spec.base_url, 60)).status_code == 200, "warmed up before the refusals"
     async with httpx.AsyncClient(base_url=gateway.spec.base_url, timeout=30) as http:
         for headers in ({}, {"Authorization": "Bearer caller-token"}, {"Authorization": "operator-token"}):
             refused = await http.post("/drain", headers=headers)

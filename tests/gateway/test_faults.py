@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from support import async_get, established_connections_to
+from support import async_get, established_connections_to, ready_within
 from voice_agent.client import Caller
 from voice_agent.processes import ServiceProcess
 from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
@@ -186,11 +186,7 @@ async def test_the_gateway_is_ready_only_once_its_llm_has_answered_a_warm_up(gat
     llm = ServiceProcess(llm_spec(models_dir, llm_port, name="llm-late"), LOG_DIR)  # the LLM starts after the gateway
     try:
         llm.wait_ready(120)
-        for _ in range(60):
-            ready = await async_get(gateway.spec.base_url + "/ready")
-            if ready.status_code == 200:
-                break
-            await asyncio.sleep(0.5)
+        ready = await ready_within(gateway.spec.base_url, 30)
         assert ready.status_code == 200 and ready.json()["llm_warm"] is True, ready.json()
         assert "LLM warm-up done" in gateway.log_path.read_text()
     finally:
