@@ -153,8 +153,21 @@ def capacity_alerts() -> list[dict]:
             "labels": {"severity": "critical"},
             "annotations": {
                 "summary": "No pod of {{ $labels.job }} answers.",
-                "description": "Every call's turns fail at this stage (the gateway reports it unavailable and is not ready). "
-                               f"See {RUNBOOK}#voicemodelserverdown.",
+                "description": "Every call's turns fail at this stage, and the gateways refuse new calls with its "
+                               f"<service>_unavailable. See {RUNBOOK}#voicemodelserverdown.",
+            },
+        },
+        {
+            "alert": "VoiceGatewayUpstreamUnreachable",
+            "expr": f"voice_gateway_upstream_up{{{GATEWAY}}} == 0\n",
+            "for": "2m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "{{ $labels.pod }} cannot reach its {{ $labels.service }} server.",
+                "description": "The gateway's polls of that server's readiness fail, so it refuses every new call with "
+                               "{{ $labels.service }}_unavailable (live calls get the service's errors). Also fires where "
+                               "no up series can: a server with no pod at all, one outside the release, or a NetworkPolicy "
+                               f"in the way. See {RUNBOOK}#voicegatewayupstreamunreachable.",
             },
         },
     ]

@@ -288,6 +288,13 @@ def latency_dashboard() -> dict:
             description="Malformed input from callers (bad JSON, odd-sized or oversized audio frames, a wrong sample "
                         "rate), by the error event's code: a client bug, not the stack's.",
         ), 8, 8),
+        layout.place(panel(
+            "timeseries", "Model servers reachable from the gateways",
+            [target(f"min by (service) (voice_gateway_upstream_up{SEL})", "{{service}}", "A")],
+            "short",
+            description="1: every gateway pod's last poll of that server's readiness was answered; 0: at least one "
+                        "gateway cannot reach it and refuses new calls with <service>_unavailable.",
+        ), 8, 8),
     ]
     return dashboard("voice-agent-latency", "Voice agent: latency budget",
                      "Per-turn latency of the voice pipeline against the budget in budget.json.",

@@ -22,17 +22,17 @@ from voice_gateway.auth import caller_authorized, drain_authorized
 from voice_gateway.pipeline import WIRE_FORMATS, build_call
 from voice_gateway.sessions import SessionRegistry
 from voice_gateway.settings import GatewaySettings
-from voice_gateway.upstream_health import check_upstreams
+from voice_gateway.upstream_health import UpstreamWatch
 from voice_gateway.warmup import LLMWarmup
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
+async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int, service: str | None = None) -> None:
     """Accept only to say why, so clients get a JSON reason and not a bare HTTP 403."""
     metrics.SESSIONS_REJECTED.labels(reason=code).inc()
     await websocket.accept()
-    await websocket.send_json(error_event(code, message))
+    await websocket.send_json(error_event(code, message, **({"service": service} if service else {})))
     await websocket.close(close_code)
 
 
@@ -40,22 +40,25 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     sessions = SessionRegistry(settings.max_sessions)
     llm_warmup = LLMWarmup(settings)
+    upstreams = UpstreamWatch(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        warming = asyncio.create_task(llm_warmup.run())
+        background = [asyncio.create_task(llm_warmup.run()), asyncio.create_task(upstreams.run())]
         yield
-        warming.cancel()
+        for task in background:
+            task.cancel()
 
     app = FastAPI(title="voice-gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.sessions = sessions
 
     async def readiness() -> tuple[bool, dict]:
-        upstreams = await check_upstreams(settings)
-        ready = all(upstreams.values()) and llm_warmup.done and not sessions.draining
+        # Upstreams gate readiness only until all were seen up (see voice_gateway.upstream_health).
+        ready = upstreams.all_seen_up and llm_warmup.done and not sessions.draining
         return ready, {
-            "upstreams": upstreams,
+            "upstreams": upstreams.up,
+            "upstreams_seen_up": upstreams.all_seen_up,
             "llm_warm": llm_warmup.done,
             "draining": sessions.draining,
             "admitting": sessions.admitting,
@@ -95,6 +98,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         refusal = sessions.refusal()
         if refusal:
             await _refuse(websocket, *refusal, CLOSE_TRY_AGAIN_LATER)
+            return
+        upstream_down = upstreams.refusal()
+        if upstream_down:
+            code, message, service = upstream_down
+            await _refuse(websocket, code, message, CLOSE_TRY_AGAIN_LATER, service=service)
             return
         await websocket.accept()
         slot = sessions.opened()

@@ -68,6 +68,13 @@ UPSTREAM_ERRORS = Counter(
     ["service", "code"],
     registry=REGISTRY,
 )
+UPSTREAM_UP = Gauge(
+    "voice_gateway_upstream_up",
+    "1 if the model server (service: stt, llm, tts) answered the gateway's last poll of its readiness, else 0; "
+    "while 0, new calls are refused with <service>_unavailable.",
+    ["service"],
+    registry=REGISTRY,
+)
 CLIENT_ERRORS = Counter(
     "voice_client_errors_total", "Malformed input from callers, by error code.", ["code"], registry=REGISTRY
 )

@@ -84,6 +84,9 @@ class GatewaySettings(BaseSettings):
     max_frame_bytes: int = 64 * 1024
     session_timeout_secs: float = Field(default=1800.0, gt=0, description="longest call; then it ends with session_timeout")
     upstream_timeout_secs: float = 10.0
+    upstream_poll_secs: float = Field(
+        default=2.0, gt=0, description="how often the model servers' readiness is polled (admission, /ready, metrics)"
+    )
     tracing_enabled: bool = Field(default=True, description="Pipecat spans; exported when OTEL_EXPORTER_OTLP_ENDPOINT is set")
     drain_timeout_secs: float = Field(default=25.0, description="SIGTERM: wait this long for live calls to end")
     # Kubernetes removes a terminating pod from its Services a moment after the preStop hook starts

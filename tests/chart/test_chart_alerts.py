@@ -157,6 +157,22 @@ def promtool_tests(spec: dict) -> list[dict]:
                 ]},
             ],
         },
+        {   # gw-a cannot reach the LLM for 5 minutes, gw-b only for 1 (a restart): only gw-a's fires
+            "name": "a gateway cannot reach a model server",
+            "interval": "1m",
+            "input_series": [
+                series("voice_gateway_upstream_up", {**GATEWAY, "pod": "gw-a", "service": "llm"}, "0x10"),
+                series("voice_gateway_upstream_up", {**GATEWAY, "pod": "gw-b", "service": "llm"}, "1 0 1x8"),
+                series("voice_gateway_upstream_up", {**GATEWAY, "pod": "gw-a", "service": "stt"}, "1x10"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "1m", "alertname": "VoiceGatewayUpstreamUnreachable", "exp_alerts": []},
+                {"eval_time": "5m", "alertname": "VoiceGatewayUpstreamUnreachable", "exp_alerts": [
+                    e.alert("VoiceGatewayUpstreamUnreachable",
+                            {**GATEWAY, "pod": "gw-a", "service": "llm", "severity": "critical"}, "0"),
+                ]},
+            ],
+        },
     ]
 
 

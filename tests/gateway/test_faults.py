@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from support import async_get, established_connections_to, ready_within
+from support import async_get, established_connections_to, metric_by_label, ready_within
 from voice_agent.client import Caller
 from voice_agent.processes import ServiceProcess
 from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
@@ -59,18 +59,52 @@ async def test_unknown_format_and_bad_token_are_refused_with_a_reason(local_stac
         assert closed.value.rcvd.code == 1008
 
 
-async def test_stt_server_down_is_reported_and_the_session_stays_up(gateway_with, speech):
+async def test_while_a_model_server_is_down_new_calls_are_refused_with_a_reason_and_the_gateway_stays_ready(
+    gateway_with, speech
+):
+    """A shared model server's outage must not take the gateway out of its Service (a single gateway
+    would refuse connections then): new callers get a coded refusal, live ones the service's error."""
+    stt = start_service("stt", "voice_stt", {})
+    try:
+        gateway = gateway_with(GATEWAY_STT_URL=f"ws://127.0.0.1:{stt.spec.port}/v1/listen", GATEWAY_UPSTREAM_POLL_SECS="0.3")
+        url = f"ws://127.0.0.1:{gateway.spec.port}/ws"
+        assert (await ready_within(gateway.spec.base_url, 60)).status_code == 200
+        async with Caller(url) as live_call:
+            await live_call.silence(0.3)
+            stt.stop(grace_s=0)
+            for _ in range(40):
+                ready = await async_get(gateway.spec.base_url + "/ready")
+                if ready.json()["upstreams"]["stt"] is False:
+                    break
+                await asyncio.sleep(0.1)
+            assert ready.status_code == 200 and ready.json()["upstreams"]["stt"] is False, ready.json()
+
+            async with websockets.connect(url) as refused:
+                event = json.loads(await refused.recv())
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await refused.recv()
+            assert (event["code"], event["service"]) == ("stt_unavailable", "stt") and "STT" in event["message"]
+            assert closed.value.rcvd.code == 1013, "try again later"
+
+            # The live call's STT stream opens at its first speech, so that is when the outage reaches it.
+            keep_talking = asyncio.create_task(live_call.stream(speech("Is anybody there?") + bytes(32000)))
+            heard = await live_call.wait_for(lambda: "stt_unavailable" in error_codes(live_call), 15)
+            assert heard, live_call.conversation.events
+            await keep_talking  # the line stays open; audio is still accepted
+            assert live_call.websocket.state.name == "OPEN"
+        assert live_call.conversation.errors[0]["service"] == "stt"
+        up = await metric_by_label(gateway.spec.base_url, "voice_gateway_upstream_up", "service", ("stt", "llm", "tts"))
+        assert up == {"stt": 0, "llm": 1, "tts": 1}
+        rejected = await metric_by_label(gateway.spec.base_url, "voice_sessions_rejected_total", "reason", ("stt_unavailable",))
+        assert rejected == {"stt_unavailable": 1}
+    finally:
+        stt.stop()
+
+
+async def test_a_gateway_that_never_reached_its_stt_is_not_ready(gateway_with):
     gateway = gateway_with(GATEWAY_STT_URL=f"ws://127.0.0.1:{free_port()}/v1/listen")
-    assert (await async_get(gateway.spec.base_url + "/ready")).status_code == 503, "not ready without its STT"
-    async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
-        await call.silence(0.3)
-        # The STT stream opens at the caller's first speech, so that is when its absence is reported.
-        keep_talking = asyncio.create_task(call.stream(speech("Is anybody there?") + bytes(32000)))
-        assert await call.wait_for(lambda: "stt_unavailable" in error_codes(call), 15), call.conversation.events
-        await keep_talking  # the line stays open; audio is still accepted
-        assert call.websocket.state.name == "OPEN"
-    error = call.conversation.errors[0]
-    assert error["service"] == "stt" and error["message"]
+    ready = await ready_within(gateway.spec.base_url, 3)
+    assert ready.status_code == 503 and ready.json()["upstreams_seen_up"] is False, ready.json()
     assert (await async_get(gateway.spec.base_url + "/health")).status_code == 200
 
 

@@ -5,7 +5,8 @@ the release with `helm upgrade --install --wait` and `helm test`, runs these, an
 skipped unless VOICE_TEST_KIND=1. Every assertion is against what really ran: containers on the
 node's containerd, a spoken question through the gateway's NodePort from the host (a transcript's
 words, non-silent 24 kHz reply audio), in-cluster DNS, and faults during a live call: the STT pod
-deleted, the LLM's container killed mid-reply, a `helm upgrade` that rolls the gateway.
+deleted, the LLM's container killed mid-reply, the LLM scaled to zero (the gateway stays Ready and
+refuses new calls with `llm_unavailable`), a `helm upgrade` that rolls the gateway.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import websockets
 
 from voice_agent.cli import caller_pcm
 from voice_agent.client import Caller
@@ -357,6 +359,58 @@ def test_llm_container_killed_mid_call_gives_a_coded_error_then_the_same_call_is
     assert state == "OPEN", "the caller's session survives its LLM"
     assert "france" in same_call.transcript.lower() and same_call.reply_text.strip(), same_call
     assert same_call.reply_audio_bytes > 24000, same_call  # over 0.5 s of 24 kHz s16le
+
+
+def test_with_no_llm_pod_the_gateway_stays_ready_and_refuses_new_calls_with_a_code():
+    """The only LLM pod is gone for longer than the gateway's readiness probe would allow (scaled to 0):
+    the gateway stays Ready in its Service, so a new caller through the NodePort gets an `error` event
+    with `llm_unavailable` and close 1013, not a refused connection; once an LLM pod is Ready again a
+    new call is answered aloud."""
+    deployment = f"{RELEASE}-llm"
+    [gateway] = [p for p in component_pods("gateway") if ready(p)]
+    probe = gateway["spec"]["containers"][0]["readinessProbe"]
+    unready_after_s = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+    t: dict[str, float] = {}
+    started = time.monotonic()
+    kubectl("scale", "deployment", deployment, "-n", NAMESPACE, "--replicas=0")
+    try:
+        wait_until("no LLM pod", lambda: not component_pods("llm"), 120)
+        t["llm pods gone"] = time.monotonic() - started
+        wait_until("the gateway seeing its LLM down", lambda: gateway_status(gateway)["upstreams"]["llm"] is False, 30, 0.5)
+        t["gateway sees llm down"] = time.monotonic() - started
+        time.sleep(unready_after_s + 5)  # longer than readiness would have taken to fail
+        still = next(p for p in component_pods("gateway") if p["metadata"]["name"] == gateway["metadata"]["name"])
+        refused = asyncio.run(_first_event_and_close(URL))
+        t["call refused"] = time.monotonic() - started
+    finally:
+        kubectl("scale", "deployment", deployment, "-n", NAMESPACE, "--replicas=1")
+    wait_until("an LLM pod Ready in its Service", lambda: llm_restarted(0), 400, 0.5)
+    t["llm ready again"] = time.monotonic() - started
+    wait_until("the gateway seeing its LLM again", lambda: gateway_status(gateway)["upstreams"]["llm"], 30, 0.5)
+
+    async def answered():
+        async with Caller(URL) as caller:
+            return await caller.say_and_listen(caller_pcm(QUESTION), timeout=90), list(caller.conversation.errors)
+
+    turn, errors = asyncio.run(answered())
+    t["new call answered"] = time.monotonic() - started
+    record("llm_scaled_to_zero", {"seconds_from_scale_down": {k: round(v, 2) for k, v in t.items()},
+                                  "refused_call": refused, "readiness_would_fail_after_s": unready_after_s})
+    assert ready(still), "the gateway stays Ready while its LLM is gone"
+    event, close_code = refused
+    assert (event["code"], event.get("service"), close_code) == ("llm_unavailable", "llm", 1013), refused
+    assert not errors and "france" in turn.transcript.lower() and turn.reply_audio_bytes > 24000, (turn, errors)
+
+
+async def _first_event_and_close(url: str) -> tuple[dict, int | None]:
+    """The first event a new call gets, and the close code that follows it."""
+    async with websockets.connect(url, open_timeout=10) as ws:
+        event = json.loads(await ws.recv())
+        try:
+            await asyncio.wait_for(ws.recv(), 10)
+        except websockets.ConnectionClosed as closed:
+            return event, closed.rcvd.code if closed.rcvd else None
+    return event, None
 
 
 HELM = os.environ.get("VOICE_HELM", str(REPO / ".cache/bin/helm"))

@@ -24,7 +24,7 @@ from prometheus_support import SCRAPE_S, Prometheus, has_data
 from voice_agent.client import Caller
 from voice_agent.observe import ScrapeTarget, stack_targets
 from voice_gateway import metrics as gateway_metrics
-from voice_testkit.services import free_port, start_service
+from voice_testkit.services import start_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.observe]
 
@@ -101,24 +101,28 @@ def grafana_expr(expr: str, variables: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def observed(local_stack, prometheus_for, speech) -> Observed:
-    stt_down = start_service("gateway", "voice_gateway", {
-        "GATEWAY_STT_URL": f"ws://127.0.0.1:{free_port()}/v1/listen",
+    # A gateway whose STT URL has a path the (real, ready) STT server does not serve: admitted, since the
+    # server's /ready answers, and refused the stream at the caller's first speech (an upstream error).
+    # With the STT server gone instead, the gateway would refuse the call itself (stt_unavailable at connect).
+    stt_misrouted = start_service("gateway", "voice_gateway", {
+        "GATEWAY_STT_URL": f"ws://127.0.0.1:{local_stack.ports.stt}/v1/no-such-stream",
         "GATEWAY_TTS_URL": f"ws://127.0.0.1:{local_stack.ports.tts}/ws",
         "GATEWAY_LLM_BASE_URL": local_stack.llm_base_url,
     }, ready_path="/health")
     try:
         start = time.time()
-        targets = [*stack_targets(local_stack.ports), ScrapeTarget("gateway", stt_down.spec.port, pod="gateway-stt-down")]
+        misrouted = ScrapeTarget("gateway", stt_misrouted.spec.port, pod="gateway-stt-misrouted")
+        targets = [*stack_targets(local_stack.ports), misrouted]
         prometheus = prometheus_for(targets)
         before = time.time()
-        turns = asyncio.run(_traffic(local_stack, stt_down, speech))
+        turns = asyncio.run(_traffic(local_stack, stt_misrouted, speech))
         time.sleep(RATE_INTERVAL_S + STEP_S)  # the last turn inside a rate window at a query step
         return Observed(prometheus, f"gateway-{local_stack.ports.gateway}", start, before, time.time(), turns)
     finally:
-        stt_down.stop()
+        stt_misrouted.stop()
 
 
-async def _faults(local_stack, stt_down, speech) -> None:
+async def _faults(local_stack, stt_misrouted, speech) -> None:
     """One of each error the dashboards split out: a refused call, a malformed client frame, an upstream error, a bad
     request to each server."""
     async with websockets.connect(local_stack.gateway_ws + "?format=mp3") as refused:  # voice_sessions_rejected_total
@@ -128,7 +132,7 @@ async def _faults(local_stack, stt_down, speech) -> None:
         while (event := json.loads(await caller.recv()))["type"] != "error":
             pass
         assert event["code"] == "invalid_json", event
-    async with Caller(f"ws://127.0.0.1:{stt_down.spec.port}/ws") as call:  # voice_upstream_errors_total{service="stt"}
+    async with Caller(f"ws://127.0.0.1:{stt_misrouted.spec.port}/ws") as call:  # voice_upstream_errors_total{service="stt"}
         await call.silence(0.3)
         talking = asyncio.create_task(call.stream(speech("Is anybody there?") + bytes(32000)))
         assert await call.wait_for(lambda: call.conversation.errors, 15), call.conversation.events
@@ -139,11 +143,11 @@ async def _faults(local_stack, stt_down, speech) -> None:
         assert (await http.post(local_stack.tts_http + "/v1/audio/speech", json={})).status_code in (400, 422)
 
 
-async def _traffic(local_stack, stt_down, speech) -> list[dict]:
+async def _traffic(local_stack, stt_misrouted, speech) -> list[dict]:
     # Errors first, twice, a scrape apart: a labelled counter is born at its first error, and rate()
     # needs the series' earlier sample to see an increase (Prometheus 2.x has no zero sample for it).
     for _ in range(2):
-        await _faults(local_stack, stt_down, speech)
+        await _faults(local_stack, stt_misrouted, speech)
         await asyncio.sleep(1.5 * SCRAPE_S)
     turns: list[dict] = []
     async with Caller(local_stack.gateway_ws) as call:
