@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -28,14 +29,20 @@ async def async_get(url: str) -> httpx.Response:
         return await client.get(url)
 
 
-async def ready_within(base_url: str, timeout_s: float) -> httpx.Response:
-    """Poll ``/ready`` until it answers 200 or ``timeout_s`` passes; the last answer either way.
-    A gateway reports ready only after its LLM warm-up, which a loaded machine can delay by
-    seconds after ``/health`` first answers."""
+def _answers_200(ready: httpx.Response) -> bool:
+    return ready.status_code == 200
+
+
+async def ready_within(
+    base_url: str, timeout_s: float, until: Callable[[httpx.Response], bool] = _answers_200
+) -> httpx.Response:
+    """Poll ``/ready`` until its answer satisfies ``until`` (by default: 200) or ``timeout_s``
+    passes; the last answer either way. A gateway reports ready only after its LLM warm-up, which
+    a loaded machine can delay by seconds after ``/health`` first answers."""
     deadline = time.monotonic() + timeout_s
     while True:
         ready = await async_get(base_url + "/ready")
-        if ready.status_code == 200 or time.monotonic() > deadline:
+        if until(ready) or time.monotonic() > deadline:
             return ready
         await asyncio.sleep(0.5)
 

@@ -72,11 +72,8 @@ async def test_while_a_model_server_is_down_new_calls_are_refused_with_a_reason_
         async with Caller(url) as live_call:
             await live_call.silence(0.3)
             stt.stop(grace_s=0)
-            for _ in range(200):  # two failed polls; a poll waits up to 2 s on a busy LLM
-                ready = await async_get(gateway.spec.base_url + "/ready")
-                if ready.json()["upstreams"]["stt"] is False:
-                    break
-                await asyncio.sleep(0.1)
+            # two failed polls; a poll waits up to 2 s on a busy LLM
+            ready = await ready_within(gateway.spec.base_url, 20, until=lambda r: r.json()["upstreams"]["stt"] is False)
             assert ready.status_code == 200 and ready.json()["upstreams"]["stt"] is False, ready.json()
 
             async with websockets.connect(url) as refused:
