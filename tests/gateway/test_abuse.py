@@ -82,9 +82,10 @@ async def test_a_caller_who_never_speaks_is_ended_with_a_reason(gateway_with):
 
 async def test_a_call_where_nobody_speaks_for_the_idle_timeout_is_ended_with_a_reason(gateway_with, speech):
     gateway = gateway_with(GATEWAY_IDLE_TIMEOUT_SECS="3")
+    hello = speech("Hello.")  # synthesized before the call: on a busy machine that can take longer than the timeout
     async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
         await call.silence(0.3)
-        await call.say(speech("Hello."))
+        await call.say(hello)
         keep_streaming = asyncio.create_task(call.silence(60))
         assert await call.wait_for(lambda: call.conversation.errors, 60), call.conversation.events
         keep_streaming.cancel()
