@@ -18,9 +18,14 @@ Models run one after another, round after round (``--rounds``), so background lo
 alike; the load average before and after is printed. Each round samples with its own seed (the
 gateway's temperature is not 0), so rounds also vary the answers. Prints markdown; asserts nothing.
 
+Each candidate is a model file with the gateway's settings, or the default model with some of
+the gateway's settings changed (``--variant``: a system prompt, sampling penalties), so such a
+change is judged by the same questions, seeds and repeat check as a model change.
+
     .venv/bin/python bench/bench_llm.py                      # the model `make models` assembled
-    .venv/bin/python bench/bench_llm.py --model smollm2=models/llm/SmolLM2-135M-Instruct.Q4_1.gguf \\
-        --model gemma3-270m=/tmp/gemma-3-270m-q4_k_m.gguf@gemma --rounds 3
+    .venv/bin/python bench/bench_llm.py --model smollm2=models/llm/SmolLM2-135M-Instruct.Q4_1.gguf --rounds 3
+    .venv/bin/python bench/bench_llm.py --variant no-penalty:GATEWAY_LLM_FREQUENCY_PENALTY=0 \\
+        --variant terse:GATEWAY_SYSTEM_PROMPT="You are a voice assistant. Answer in one sentence."
 """
 
 from __future__ import annotations
@@ -88,13 +93,18 @@ FOLLOW_UPS: list[list[tuple[str, str | None]]] = [
     ),
 ]
 REPEAT_JACCARD = 0.6
+DEFAULT_MODEL = MODELS_DIR / "llm" / LLM_GGUF_NAME
 
 
 @dataclass
 class Candidate:
     name: str
     path: Path
-    chat_format: str | None = None
+    changed: dict[str, str] = field(default_factory=dict)  # GATEWAY_* settings that differ from the defaults
+
+    @property
+    def settings(self) -> GatewaySettings:
+        return GatewaySettings(**{key.lower().removeprefix("gateway_"): value for key, value in self.changed.items()})
 
 
 @dataclass
@@ -133,16 +143,28 @@ def repeats(reply: str, earlier: list[str]) -> bool:
 
 
 def parse_candidate(text: str) -> Candidate:
-    name, _, rest = text.partition("=")
-    path, _, chat_format = rest.partition("@")
-    return Candidate(name, Path(path).resolve(), chat_format or None)
+    name, _, path = text.partition("=")
+    return Candidate(name, Path(path).resolve())
+
+
+def parse_variant(text: str) -> tuple[str, str, str]:
+    """NAME:GATEWAY_KEY=VALUE -> (name, key, value)."""
+    name, _, setting = text.partition(":")
+    key, _, value = setting.partition("=")
+    return name, key, value
+
+
+def variants(changes: list[tuple[str, str, str]]) -> list[Candidate]:
+    """One candidate per variant name, on the default model, with all the settings given for it."""
+    by_name: dict[str, Candidate] = {}
+    for name, key, value in changes:
+        by_name.setdefault(name, Candidate(name, DEFAULT_MODEL)).changed[key] = value
+    return list(by_name.values())
 
 
 def start_server(candidate: Candidate) -> ServiceProcess:
     spec = llm_spec(MODELS_DIR, free_port(), name=f"bench-llm-{candidate.name}")
-    spec.argv[spec.argv.index("--model") + 1] = str(candidate.path)
-    if candidate.chat_format:
-        spec.argv += ["--chat_format", candidate.chat_format]
+    spec.env["LLM_MODEL_PATH"] = str(candidate.path)
     return start_ready(spec, LOG_DIR, 180)
 
 
@@ -153,11 +175,14 @@ def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dic
         "messages": messages,
         "max_tokens": settings.llm_max_tokens,
         "temperature": settings.llm_temperature,
+        **settings.llm_penalties(),
         "stream": True,
         # llama.cpp seeds its sampler with a fixed default: without this every fresh server answers alike.
         "seed": seed,
+        "stream_options": {"include_usage": True},  # the reply's token count, in the last chunk
     }
     parts: list[str] = []
+    count = 0
     sent = time.perf_counter()
     first = last = 0.0
     with client.stream("POST", "/v1/chat/completions", json=body) as response:
@@ -165,7 +190,9 @@ def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dic
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
-            delta = json.loads(line[6:])["choices"][0].get("delta", {}).get("content") or ""
+            chunk = json.loads(line[6:])
+            count = (chunk.get("usage") or {}).get("completion_tokens", count)
+            delta = chunk["choices"][0].get("delta", {}).get("content") or "" if chunk.get("choices") else ""
             if delta:
                 last = time.perf_counter()
                 first = first or last
@@ -173,8 +200,6 @@ def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dic
     reply = "".join(parts).strip()
     if not first:
         return reply, (time.perf_counter() - sent) * 1000, 0.0
-    count = client.post("/extras/tokenize/count", json={"input": reply}).json()["count"]
-    count -= client.post("/extras/tokenize/count", json={"input": ""}).json()["count"]  # BOS, if the model adds one
     rate = (count - 1) / (last - first) if count > 1 and last > first else 0.0
     return reply, (first - sent) * 1000, rate
 
@@ -187,11 +212,15 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def run_round(candidate: Candidate, settings: GatewaySettings, results: Results, seed: int) -> None:
+def run_round(candidate: Candidate, results: Results, seed: int) -> None:
+    settings = candidate.settings
     system = {"role": "system", "content": settings.system_prompt}
     proc = start_server(candidate)
     try:
-        with httpx.Client(base_url=proc.spec.base_url, timeout=120) as client:
+        # No idle connection reused: llama.cpp's server closes each one after a streamed reply while
+        # announcing keep-alive, so a reused one fails now and then (voice_gateway.llm.shared_client).
+        no_keep_alive = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=proc.spec.base_url, timeout=120, limits=no_keep_alive) as client:
             complete(client, settings, [system, {"role": "user", "content": "Hello."}], seed)  # the gateway's warm-up
             for question, pattern in FACTS:
                 reply, ttft, rate = complete(client, settings, [system, {"role": "user", "content": question}], seed)
@@ -238,19 +267,26 @@ def main(argv: list[str] | None = None) -> None:
         "--model",
         action="append",
         type=parse_candidate,
-        help="NAME=PATH.gguf[@chat_format], repeatable (default: the GGUF `make models` assembles)",
+        help="NAME=PATH.gguf, repeatable (default: the GGUF `make models` assembles)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        default=[],
+        help="NAME:GATEWAY_KEY=VALUE: the default model with this gateway setting changed; repeat a NAME for more",
     )
     parser.add_argument("--rounds", type=int, default=2, help="each model's quality set this many times, models interleaved")
     parser.add_argument("--verbose", action="store_true", help="print every wrong answer and every follow-up reply")
     args = parser.parse_args(argv)
-    candidates = args.model or [Candidate(LLM_MODEL_ALIAS, MODELS_DIR / "llm" / LLM_GGUF_NAME)]
+    candidates = (args.model or [Candidate(LLM_MODEL_ALIAS, DEFAULT_MODEL)]) + variants(args.variant)
     settings = GatewaySettings()
     load_before = os.getloadavg()
     results = {candidate.name: Results() for candidate in candidates}
     for round_index in range(args.rounds):
         for candidate in candidates:
             print(f"round {round_index + 1}/{args.rounds}: {candidate.name}", file=sys.stderr, flush=True)
-            run_round(candidate, settings, results[candidate.name], seed=round_index)
+            run_round(candidate, results[candidate.name], seed=round_index)
     load_after = os.getloadavg()
 
     print(f"Machine: {machine_description()}")
@@ -260,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"Requests: system prompt {settings.system_prompt!r}, max_tokens {settings.llm_max_tokens}, "
-        f"temperature {settings.llm_temperature}, streamed; llama.cpp server as `llm_spec` starts it"
+        f"temperature {settings.llm_temperature}, penalties {settings.llm_penalties()}, streamed; "
+        "llama.cpp server as `llm_spec` starts it"
     )
     print()
     print(
@@ -277,6 +314,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{percentile(r.cold_ttft_ms, 50):.0f} | {percentile(r.tokens_per_s, 50):.1f} | "
             f"{r.correct}/{r.asked} | {r.repeated}/{r.follow_ups} |"
         )
+    for candidate in candidates:
+        if candidate.changed:
+            print(f"\n{candidate.name}: {candidate.changed}")
     if args.verbose:
         for candidate in candidates:
             r = results[candidate.name]

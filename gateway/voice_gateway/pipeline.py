@@ -58,6 +58,23 @@ def turn_stop_strategy(settings: GatewaySettings, vad: SharedSileroVADAnalyzer) 
     )
 
 
+def llm_service(settings: GatewaySettings) -> OpenAICompatibleLLMService:
+    """The call's LLM client, sampling as configured (Pipecat's own defaults send no penalty)."""
+    return OpenAICompatibleLLMService(
+        max_history_messages=settings.llm_max_history_messages,
+        reuse_connections=settings.llm_reuse_connections,
+        api_key=settings.llm_api_key.get_secret_value(),
+        base_url=settings.llm_base_url,
+        settings=OpenAICompatibleLLMService.Settings(
+            model=settings.llm_model,
+            system_instruction=settings.system_prompt,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+            **settings.llm_penalties(),
+        ),
+    )
+
+
 @dataclass
 class Call:
     """One caller's pipeline and the watch that ends it if the caller never speaks."""
@@ -102,18 +119,7 @@ def build_call(
         pre_roll_secs=settings.vad_start_secs + 0.5,
         connect_timeout=settings.upstream_timeout_secs,
     )
-    llm = OpenAICompatibleLLMService(
-        max_history_messages=settings.llm_max_history_messages,
-        reuse_connections=settings.llm_reuse_connections,
-        api_key=settings.llm_api_key.get_secret_value(),
-        base_url=settings.llm_base_url,
-        settings=OpenAICompatibleLLMService.Settings(
-            model=settings.llm_model,
-            system_instruction=settings.system_prompt,
-            max_tokens=settings.llm_max_tokens,
-            temperature=settings.llm_temperature,
-        ),
-    )
+    llm = llm_service(settings)
     tts = VoiceTTSService(
         url=settings.tts_url,
         voice=settings.tts_voice,

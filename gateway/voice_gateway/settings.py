@@ -38,6 +38,12 @@ class GatewaySettings(BaseSettings):
     # One completion with the system prompt before /ready turns 200: a fresh LLM's first is slow.
     llm_warmup: bool = True
     llm_temperature: float = 0.3
+    # OpenAI's penalties on tokens already in the text. llama.cpp counts the prompt's last 64 tokens
+    # too, so on CPU this keeps a small model from giving its previous answer again when asked
+    # for "one more fact": Qwen2.5-Coder-0.5B did in 3 of 30 follow-ups without it, 0 of 30 with
+    # 0.5, with no fact lost (bench/bench_llm.py, docs/benchmarks.md). 0 sends none.
+    llm_frequency_penalty: float = Field(default=0.5, ge=-2.0, le=2.0)
+    llm_presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     tts_voice: str = "af_heart"
     tts_speed: float = 1.0
     # Each reply's first words go to TTS at the first clause break or after this many words, not at
@@ -115,3 +121,9 @@ class GatewaySettings(BaseSettings):
         """The WebSocket layer's hard cap: above ``max_frame_bytes``, so a frame between the two still
         gets a ``frame_too_large`` event and the session goes on; above it the connection closes (1009)."""
         return max(1 << 20, self.max_frame_bytes * 4)
+
+    def llm_penalties(self) -> dict[str, float]:
+        """The nonzero sampling penalties, by their OpenAI names: a zero one is not sent at all, as
+        some OpenAI-compatible servers refuse fields they do not implement."""
+        penalties = {"frequency_penalty": self.llm_frequency_penalty, "presence_penalty": self.llm_presence_penalty}
+        return {name: value for name, value in penalties.items() if value}

@@ -1,6 +1,10 @@
 """What every OpenAI-compatible server gets: a conversation its chat template accepts."""
 
+from openai import NOT_GIVEN
+
 from voice_gateway.llm import template_safe_messages
+from voice_gateway.pipeline import llm_service
+from voice_gateway.settings import GatewaySettings
 
 SYSTEM = {"role": "system", "content": "Be brief."}
 
@@ -51,3 +55,14 @@ def test_tool_messages_are_passed_through_unmerged():
     result_msg = {"role": "tool", "content": "42", "tool_call_id": "1"}
     messages = [SYSTEM, {"role": "user", "content": "Compute"}, call, result_msg]
     assert template_safe_messages(messages, 20) == messages
+
+
+def test_the_request_carries_the_configured_penalties_and_leaves_zero_ones_out():
+    request = llm_service(GatewaySettings()).build_chat_completion_params({"messages": [{"role": "user", "content": "Hi."}]})
+    assert request["frequency_penalty"] == 0.5 and request["presence_penalty"] is NOT_GIVEN
+    assert (request["temperature"], request["max_tokens"]) == (0.3, 60)
+
+    plain = GatewaySettings(llm_frequency_penalty=0, llm_presence_penalty=0)
+    assert plain.llm_penalties() == {}
+    request = llm_service(plain).build_chat_completion_params({"messages": [{"role": "user", "content": "Hi."}]})
+    assert request["frequency_penalty"] is NOT_GIVEN and request["presence_penalty"] is NOT_GIVEN
