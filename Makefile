@@ -85,14 +85,15 @@ protocol-doc: $(VENV)/.installed ## regenerate docs/protocol-reference.md from t
 go-tools:
 	$(K8S_BUILD) >/dev/null & k8s=$$!; $(JAEGER_BUILD) >/dev/null & jaeger=$$!; wait $$k8s && wait $$jaeger
 
-# Two pytest-xdist workers, each taking a whole test file at a time (module fixtures start once):
-# most of the suite waits on audio streamed at real-time pace, so two files overlap well on two
-# cores (about 8 minutes instead of 14). TEST_WORKERS=0 runs everything in one process.
+# Two pytest-xdist workers, each taking a whole test file at a time (module fixtures start once),
+# the files that start real servers first (tests/conftest.py): most of the suite waits on audio
+# streamed at real-time pace, so two files overlap well on two cores (about 8-9 minutes instead
+# of 14-15). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
 test: install go-tools $(TEST_DEPS) ## run the whole test suite (see README for duration)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 test-unit: $(VENV)/.installed ## the fast tier: pure-logic tests, no models or servers (seconds)
 	$(BIN)/python -m pytest -q tests/unit; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc

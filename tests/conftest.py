@@ -19,6 +19,16 @@ from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port, start_service
 from voice_testkit.speech import spoken
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that start real servers (or the kwok control plane) run first, the quick files last.
+
+    ``make test`` gives two xdist workers a file at a time in this order
+    (``--no-loadscope-reorder``): the quick files then fill the end of the run, instead of one
+    worker finishing a long real-time file alone while the other idles.
+    """
+    items.sort(key=lambda item: not any(item.get_closest_marker(heavy) for heavy in ("slow", "cluster")))
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     if not (MODELS_DIR / "whisper-base" / "model.bin").exists():
