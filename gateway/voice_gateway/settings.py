@@ -39,10 +39,11 @@ class GatewaySettings(BaseSettings):
     llm_warmup: bool = True
     llm_temperature: float = 0.3
     # OpenAI's penalties on tokens already in the text. llama.cpp counts the prompt's last 64 tokens
-    # too, so on CPU this keeps a small model from giving its previous answer again when asked
-    # for "one more fact": Qwen2.5-Coder-0.5B did in 3 of 30 follow-ups without it, 0 of 30 with
-    # 0.5, with no fact lost (bench/bench_llm.py, docs/benchmarks.md). 0 sends none.
-    llm_frequency_penalty: float = Field(default=0.5, ge=-2.0, le=2.0)
+    # too, so 0.5 keeps the small CPU model from giving its previous answer again when asked for
+    # "one more fact" (3 of 30 follow-ups without, 0 of 30 with), but it costs 10-18% of the
+    # turn's mouth-to-ear on CPU (the first phrase comes later): off by default, see
+    # docs/benchmarks.md. 0 sends none.
+    llm_frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     llm_presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     tts_voice: str = "af_heart"
     tts_speed: float = 1.0

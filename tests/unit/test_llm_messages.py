@@ -58,11 +58,12 @@ def test_tool_messages_are_passed_through_unmerged():
 
 
 def test_the_request_carries_the_configured_penalties_and_leaves_zero_ones_out():
-    request = llm_service(GatewaySettings()).build_chat_completion_params({"messages": [{"role": "user", "content": "Hi."}]})
-    assert request["frequency_penalty"] == 0.5 and request["presence_penalty"] is NOT_GIVEN
-    assert (request["temperature"], request["max_tokens"]) == (0.3, 60)
+    message = {"messages": [{"role": "user", "content": "Hi."}]}
+    by_default = llm_service(GatewaySettings()).build_chat_completion_params(message)
+    assert by_default["frequency_penalty"] is NOT_GIVEN and by_default["presence_penalty"] is NOT_GIVEN
+    assert (by_default["temperature"], by_default["max_tokens"]) == (0.3, 60)
 
-    plain = GatewaySettings(llm_frequency_penalty=0, llm_presence_penalty=0)
-    assert plain.llm_penalties() == {}
-    request = llm_service(plain).build_chat_completion_params({"messages": [{"role": "user", "content": "Hi."}]})
-    assert request["frequency_penalty"] is NOT_GIVEN and request["presence_penalty"] is NOT_GIVEN
+    penalized = GatewaySettings(llm_frequency_penalty=0.5, llm_presence_penalty=0)
+    assert penalized.llm_penalties() == {"frequency_penalty": 0.5}
+    request = llm_service(penalized).build_chat_completion_params(message)
+    assert request["frequency_penalty"] == 0.5 and request["presence_penalty"] is NOT_GIVEN
