@@ -192,7 +192,8 @@ def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dic
                 continue
             chunk = json.loads(line[6:])
             count = (chunk.get("usage") or {}).get("completion_tokens", count)
-            delta = chunk["choices"][0].get("delta", {}).get("content") or "" if chunk.get("choices") else ""
+            choices = chunk.get("choices") or [{}]  # the usage chunk has none
+            delta = choices[0].get("delta", {}).get("content") or ""
             if delta:
                 last = time.perf_counter()
                 first = first or last

@@ -16,10 +16,20 @@ async def speculations(gateway_http: str) -> dict[str, float]:
     return await metric_by_label(gateway_http, "voice_speculative_replies_total", "outcome", outcomes)
 
 
+async def pause_until_speculating(call: Caller, gateway_http: str, limit_s: float) -> dict[str, float]:
+    """Stay silent until the gateway has started a speculative reply (or ``limit_s`` passes): the
+    transcript takes a few hundred ms on a quiet machine, seconds on one busy with other tests."""
+    waited = 0.0
+    while (counts := await speculations(gateway_http))["started"] < 1 and waited < limit_s:
+        await call.silence(0.1)
+        waited += 0.1
+    return counts
+
+
 @pytest.fixture
 def slow_confirming_gateway(gateway_with):
-    """A 1.5 s confirmation window, so the transcript (a few hundred ms here) always lands inside it."""
-    gateway = gateway_with(GATEWAY_TURN_CONFIRM_SECS="1.5", GATEWAY_UPSTREAM_TIMEOUT_SECS="30")
+    """A 3 s confirmation window, so the transcript and the speculative reply's start land inside it."""
+    gateway = gateway_with(GATEWAY_TURN_CONFIRM_SECS="3", GATEWAY_UPSTREAM_TIMEOUT_SECS="30")
     return f"http://127.0.0.1:{gateway.spec.port}", f"ws://127.0.0.1:{gateway.spec.port}/ws"
 
 
@@ -32,8 +42,8 @@ async def test_caller_who_goes_on_talking_never_hears_the_speculative_reply(slow
     async with Caller(ws) as call:
         await call.silence(0.3)
         await call.stream(first_part)
-        await call.silence(0.6)  # the VAD stops, the STT transcribes, a reply starts: then the caller goes on
-        during_pause = await speculations(http)
+        # The VAD stops, the STT transcribes, a reply starts: then the caller goes on.
+        during_pause = await pause_until_speculating(call, http, limit_s=2.5)
         second_part = await call.say_and_listen(second_part_pcm, timeout=90)
         after_first = await speculations(http)
         follow_up = await call.say_and_listen(next_question, timeout=90)
