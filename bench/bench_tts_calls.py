@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import statistics
 import time
 
 import numpy as np
 
+from voice_common.protocol.constants import TTS_SAMPLE_RATE
 from voice_gateway.phrasing import GrowingPhraseTextAggregator
 from voice_gateway.settings import GatewaySettings
+from voice_testkit.machine import machine_description
 from voice_tts.chunking import chunk_text
 from voice_tts.engine import KokoroEngine
 from voice_tts.settings import TTSSettings
@@ -88,7 +88,7 @@ class Calls:
         for phonemes, _pause in batches:
             audio, _ = self.kokoro.create(phonemes, voice=self.settings.default_voice, speed=1.0, is_phonemes=True, trim=trim)
             samples += audio.size
-        return time.perf_counter() - started, samples / 24000
+        return time.perf_counter() - started, samples / TTS_SAMPLE_RATE
 
     def median(self, batches: list[tuple[str, float]], runs: int, trim: bool = True) -> tuple[float, float]:
         timed = [self.synthesize(batches, trim) for _ in range(runs)]
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     settings = TTSSettings()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    print(f"Machine: {machine_description()}; "
           f"{settings.model_path}, threads {settings.intra_op_threads or 'default'}, runs {args.runs}\n")
     calls = Calls(settings)
     per_call(calls, args.runs)

@@ -6,10 +6,9 @@ famous for?" with "The capital of Japan is Tokyo." again (7 of 10 sampling seeds
 other follow-ups). Qwen2.5-Coder-0.5B repeated itself in 0 of 10 for this one, but sometimes
 for "Tell me one more fact about it.", which it reads as "say the fact again" (3 of 30 on
 llama.cpp; 0 of 48 with GATEWAY_LLM_FREQUENCY_PENALTY=0.5, off by default for its latency
-cost: docs/benchmarks.md), so
-"What is it famous for?" stays the question asked here: a sampled model's rare slip must not fail the suite. Only what
-any decent small instruct model gets right is checked (the city named, the follow-up not a
-copy), never a model's wording.
+cost: docs/benchmarks.md). So "What is it famous for?" stays the question asked here: a
+sampled model's rare slip must not fail the suite. Only what any decent small instruct model
+gets right is checked (the city named, the follow-up not a copy), never a model's wording.
 """
 
 from __future__ import annotations
