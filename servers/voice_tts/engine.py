@@ -61,10 +61,14 @@ class Synthesis:
 
 class _TerminableSession:
     """kokoro-onnx calls ``sess.run(None, inputs)`` with no run options; this wrapper passes the
-    calling thread's, so ``Synthesis.cancel`` can stop a run that is already computing."""
+    calling thread's, so ``Synthesis.cancel`` can stop a run that is already computing.
 
-    def __init__(self, session: ort.InferenceSession) -> None:
+    ``_model_path`` is the file the model came from: kokoro-onnx checks that it exists, and a
+    session made from bytes (the float rewrite on cuda) has none of its own."""
+
+    def __init__(self, session: ort.InferenceSession, model_path: str) -> None:
         self._session = session
+        self._model_path = model_path
         self.thread = threading.local()
 
     def run(self, output_names: list[str] | None, input_feed: dict, run_options: ort.RunOptions | None = None) -> list:
@@ -166,15 +170,31 @@ class KokoroEngine(PooledEngine[str]):
         if self.settings.intra_op_threads:
             options.intra_op_num_threads = self.settings.intra_op_threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.intra_op_spinning else "0")
-        providers = ["CPUExecutionProvider"]
+        providers: list = ["CPUExecutionProvider"]
         if self.settings.device == "cuda":
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        session = ort.InferenceSession(self.settings.model_path, sess_options=options, providers=providers)
-        self._session = _TerminableSession(session)
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                # ONNX Runtime would quietly run on the CPU: a GPU pod many times slower than planned.
+                raise RuntimeError("TTS_DEVICE=cuda but ONNX Runtime has no CUDA provider (onnxruntime-gpu: the tts-cuda image)")
+            cuda = {"cudnn_conv_algo_search": self.settings.cuda_conv_algo_search}
+            providers = [("CUDAExecutionProvider", cuda), "CPUExecutionProvider"]
+        session = ort.InferenceSession(self._session_model(), sess_options=options, providers=providers)
+        self._session = _TerminableSession(session, self.settings.model_path)
         self._kokoro = Kokoro.from_session(self._session, self.settings.voices_path)
         self.voices = sorted(self._kokoro.get_voices())
         if self.settings.default_voice not in self.voices:
             raise ValueError(f"TTS_DEFAULT_VOICE {self.settings.default_voice!r} is not in {self.settings.voices_path}")
+
+    def _session_model(self) -> str | bytes:
+        """The model file; on ``cuda``, an int8 file rewritten in float first (``voice_tts.float_model``:
+        the CUDA provider has no kernels for its integer nodes). ``onnx`` is in the CUDA image only."""
+        if self.settings.device != "cuda":
+            return self.settings.model_path
+        from voice_tts.float_model import for_cuda
+
+        model = for_cuda(self.settings.model_path)
+        if isinstance(model, bytes):
+            logger.info("int8 model rewritten in float for the CUDA provider (%d MB)", len(model) // 1_000_000)
+        return model
 
     def _phoneme_batches(self, chunk: str) -> list[tuple[str, float]]:
         """The chunk's phonemes in model calls of at most ``max_phonemes_per_call``, each with the

@@ -34,6 +34,11 @@ class TTSSettings(BaseSettings):
     # another busy process (the LLM generating the rest of a reply, on a CPU node), a spinning thread
     # burns the time slice its descheduled peer needs, and the first audio comes later.
     intra_op_spinning: bool = False
+    # How cuDNN picks each convolution's algorithm on the GPU. Kokoro's convolutions take a new shape
+    # with every new length of text, and ONNX Runtime's default, EXHAUSTIVE, times every algorithm
+    # for each new shape: a caller's first phrase would pay that search on almost every turn.
+    # HEURISTIC asks cuDNN's heuristics instead (bench/bench_gpu.py measures both on unseen text).
+    cuda_conv_algo_search: Literal["EXHAUSTIVE", "HEURISTIC", "DEFAULT"] = "HEURISTIC"
     # Open /ws sessions; more get too_many_sessions and close 1013. A safety cap, not a synthesis
     # bound (max_concurrent_syntheses is): a gateway replica holds one session per caller (32 by default).
     max_sessions: int = Field(default=64, ge=1)
