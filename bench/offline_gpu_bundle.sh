@@ -7,8 +7,9 @@
 #
 # Pins come from the image locks (requirements/stt.txt, tts.txt, tts-cuda.txt), except ONNX Runtime's CUDA build:
 # ORT_GPU_VERSION (default 1.31.1, built for CUDA 13, what PyTorch cu13x hosts carry; 1.26.0 for
-# CUDA 12). GPU_PYTHON_VERSION is the host's Python (default 3.12). On the host, copy the pieces
-# into one folder and run bench/offline_gpu_run.sh with it.
+# CUDA 12). GPU_PYTHON_VERSION is the host's Python (default 3.12). BUNDLE_LLM=0 leaves out the LLM's
+# GGUF file (0.49 GB of the 0.93): the benchmark then times the STT and TTS only. On the host, copy
+# the pieces into one folder and run bench/offline_gpu_run.sh with it.
 set -euo pipefail
 
 out=${1:?usage: $0 OUT_DIR [PIECE_BYTES]}
@@ -43,7 +44,9 @@ rm -rf "$payload/site/onnxruntime/capi/libonnxruntime_providers_tensorrt.so" "$p
 
 cp "$models/kokoro/kokoro-v1.0.int8.onnx" "$payload/models/kokoro/"
 cp -r "$models/whisper-base" "$payload/models/"
-cp "$models"/llm/Qwen2.5-Coder-0.5B-Instruct-AWQ.Q4_K_M.gguf "$payload/llm/"
+if [ "${BUNDLE_LLM:-1}" != 0 ]; then
+  cp "$models"/llm/Qwen2.5-Coder-0.5B-Instruct-AWQ.Q4_K_M.gguf "$payload/llm/"
+fi
 # The voices the benchmark speaks with (the bot's and four callers'), not all 54: 4 MB instead of 28.
 "$venv_python" - "$models/kokoro/voices-v1.0.bin" "$payload/models/kokoro/voices-v1.0.bin" <<'EOF'
 import sys

@@ -27,6 +27,7 @@ fi
 export LD_LIBRARY_PATH=$work/cublas12:$(find $nvidia -maxdepth 3 -name lib -type d | tr '\n' ':')${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 python3 -c "import ctranslate2, onnxruntime, torch, transformers; print('onnxruntime', onnxruntime.__version__, onnxruntime.get_available_providers()); print('ctranslate2', ctranslate2.__version__, 'CUDA devices:', ctranslate2.get_cuda_device_count()); print('torch', torch.__version__, 'transformers', transformers.__version__)"
+gguf=$(ls "$work"/payload/llm/*.gguf 2>/dev/null | head -1)
 python3 "$root/bench/bench_gpu.py" --runs 10 --llm-runs 3 --models-dir "$work/payload/models" \
-  --llm-gguf "$work"/payload/llm/*.gguf --llm-shapes Qwen2.5-1.5B-Instruct Qwen2.5-7B-Instruct \
+  ${gguf:+--llm-gguf "$gguf" --llm-shapes Qwen2.5-1.5B-Instruct Qwen2.5-7B-Instruct} \
   --json "$results/bench_gpu.json" 2>&1 | tee "$results/bench_gpu.md"
