@@ -57,6 +57,11 @@ def spoken_by(int8_path: str) -> dict[str, dict[str, bytes]]:
     return spoken
 
 
+@pytest.fixture(scope="module")
+def whisper(models_dir: Path) -> WhisperModel:
+    return WhisperModel(str(models_dir / "whisper-base"), device="cpu", compute_type="int8")
+
+
 def op_counts(model: onnx.ModelProto) -> dict[str, int]:
     counts: dict[str, int] = {}
     for node in model.graph.node:
@@ -73,8 +78,7 @@ def test_every_integer_node_becomes_its_float_operation(int8_path, float_bytes):
 
 
 @pytest.mark.parametrize("text", TEXTS)
-def test_the_engine_on_cuda_says_what_the_int8_model_says_at_the_same_length(text, spoken_by, models_dir):
-    whisper = WhisperModel(str(models_dir / "whisper-base"), device="cpu", compute_type="int8")
+def test_the_engine_on_cuda_says_what_the_int8_model_says_at_the_same_length(text, spoken_by, whisper):
     for device, spoken in spoken_by.items():
         pcm = spoken[text]
         assert_speech(pcm, text)
