@@ -113,6 +113,10 @@ LLM_SHAPES = {
         "tie_word_embeddings": True,
     },
 }
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 FIRST_PHRASE_WORDS = 4  # the gateway's GATEWAY_TTS_FIRST_PHRASE_MAX_WORDS default
 CLAUSE_BREAKS = ",;:.!?"
 
@@ -315,6 +319,8 @@ def bench_llm(gguf: Path, shapes: list[str], runs: int) -> dict:
     device = torch.device("cuda")
     results: dict = {}
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    if tokenizer.chat_template is None:  # a GGUF without one: Qwen's own (ChatML), as llama.cpp falls back to
+        tokenizer.chat_template = CHATML
     prompt_ids = chat_prompts(tokenizer, device)
     try:
         started = time.perf_counter()
