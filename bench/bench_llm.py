@@ -104,7 +104,18 @@ class Candidate:
 
     @property
     def settings(self) -> GatewaySettings:
-        return GatewaySettings(**{key.lower().removeprefix("gateway_"): value for key, value in self.changed.items()})
+        """The gateway's settings with these GATEWAY_* values read as the gateway reads its environment
+        (so a JSON object such as GATEWAY_LLM_EXTRA_BODY is parsed as it would be there)."""
+        saved = {key: os.environ.get(key) for key in self.changed}
+        os.environ.update(self.changed)
+        try:
+            return GatewaySettings()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 @dataclass
@@ -176,6 +187,7 @@ def complete(client: httpx.Client, settings: GatewaySettings, messages: list[dic
         "max_tokens": settings.llm_max_tokens,
         "temperature": settings.llm_temperature,
         **settings.llm_penalties(),
+        **settings.llm_extra_body,
         "stream": True,
         # llama.cpp seeds its sampler with a fixed default: without this every fresh server answers alike.
         "seed": seed,
@@ -297,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"Requests: system prompt {settings.system_prompt!r}, max_tokens {settings.llm_max_tokens}, "
-        f"temperature {settings.llm_temperature}, penalties {settings.llm_penalties()}, streamed; "
+        f"temperature {settings.llm_temperature}, penalties {settings.llm_penalties()}, "
+        f"extra body {settings.llm_extra_body}, streamed; "
         "llama.cpp server as `llm_spec` starts it"
     )
     print()

@@ -71,6 +71,8 @@ def llm_service(settings: GatewaySettings) -> OpenAICompatibleLLMService:
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
             **settings.llm_penalties(),
+            # Pipecat merges ``extra`` into the request; the OpenAI client sends extra_body's fields in the JSON body.
+            extra={"extra_body": settings.llm_extra_body} if settings.llm_extra_body else {},
         ),
     )
 

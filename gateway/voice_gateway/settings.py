@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,6 +47,10 @@ class GatewaySettings(BaseSettings):
     # docs/benchmarks.md. 0 sends none.
     llm_frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     llm_presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    # Fields the LLM server takes beyond OpenAI's, sent in each request's body as they are (a JSON
+    # object): llama.cpp's DRY sampler (dry_multiplier, dry_penalty_last_n...), min_p, top_k, or
+    # vLLM's repetition_penalty. Empty sends none.
+    llm_extra_body: dict[str, Any] = Field(default_factory=dict)
     tts_voice: str = "af_heart"
     tts_speed: float = 1.0
     # Each reply's first words go to TTS at the first clause break or after this many words, not at

@@ -67,3 +67,16 @@ def test_the_request_carries_the_configured_penalties_and_leaves_zero_ones_out()
     assert penalized.llm_penalties() == {"frequency_penalty": 0.5}
     request = llm_service(penalized).build_chat_completion_params(message)
     assert request["frequency_penalty"] == 0.5 and request["presence_penalty"] is NOT_GIVEN
+
+
+def test_server_specific_sampling_fields_travel_in_the_body_and_none_by_default():
+    message = {"messages": [{"role": "user", "content": "Hi."}]}
+    assert "extra_body" not in llm_service(GatewaySettings()).build_chat_completion_params(message)
+    dry = {"dry_multiplier": 0.8, "dry_penalty_last_n": -1}
+    request = llm_service(GatewaySettings(llm_extra_body=dry)).build_chat_completion_params(message)
+    assert request["extra_body"] == dry
+
+
+def test_the_extra_body_is_read_from_the_environment_as_json(monkeypatch):
+    monkeypatch.setenv("GATEWAY_LLM_EXTRA_BODY", '{"dry_multiplier": 0.8, "dry_allowed_length": 2}')
+    assert GatewaySettings().llm_extra_body == {"dry_multiplier": 0.8, "dry_allowed_length": 2}
