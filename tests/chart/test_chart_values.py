@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import typing
 
@@ -92,7 +93,7 @@ def camel(field: str) -> str:
     return head + "".join(word.capitalize() for word in rest)
 
 
-JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object"}
 SETTINGS = {"gateway": GatewaySettings, "stt": STTSettings, "tts": TTSSettings}
 SET_BY_CHART = {"host", "port", "sttUrl", "ttsUrl", "llmBaseUrl", "llmModel", "authToken", "llmApiKey"}
 
@@ -118,22 +119,42 @@ def test_config_keys_are_server_settings_with_the_same_types(component):
             if typing.get_origin(annotation) is typing.Literal:
                 assert set(spec["enum"]) <= set(typing.get_args(annotation)), (component, key, spec["enum"])
             else:
-                assert spec["type"] == JSON_TYPES[annotation], (component, key, spec["type"], annotation)
+                kind = typing.get_origin(annotation) or annotation  # dict[str, Any] -> dict
+                assert spec["type"] == JSON_TYPES[kind], (component, key, spec["type"], annotation)
     if "max_sessions" in SETTINGS[component].model_fields:
         assert "maxSessions" in config_schemas(component)[0], "the admission limit is tunable"
 
 
+def settings_from_env(cls: type, env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """``cls`` read from exactly ``env``, as the server reads its environment (JSON for a dict setting)."""
+    prefix = cls.model_config["env_prefix"]
+    fields = {k.removeprefix(prefix).lower() for k in env}
+    assert fields <= cls.model_fields.keys(), (cls.__name__, fields - cls.model_fields.keys())
+    for name in [name for name in os.environ if name.upper().startswith(prefix)]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return cls()
+
+
+def server_env(manifest, component: str) -> dict[str, str]:
+    prefix = SETTINGS[component].model_config["env_prefix"]
+    return {k: v for k, v in env_of(manifest.container(component)).items() if k.startswith(prefix) and isinstance(v, str)}
+
+
 @pytest.mark.parametrize("scenario", ["cpu", "gpu", "gpu-shared", "production"])
-def test_rendered_settings_parse_in_each_server(scenario):
+def test_rendered_settings_parse_in_each_server(scenario, monkeypatch):
     """The env each container gets is accepted by the server's own settings class (names, types, enums)."""
     manifest = render(scenario)
     for component, cls in SETTINGS.items():
-        prefix = cls.model_config["env_prefix"]
-        env = {k: v for k, v in env_of(manifest.container(component)).items() if k.startswith(prefix) and isinstance(v, str)}
-        fields = {k.removeprefix(prefix).lower(): v for k, v in env.items()}
-        assert set(fields) <= cls.model_fields.keys(), (component, set(fields) - cls.model_fields.keys())
-        settings = cls(**fields)
+        settings = settings_from_env(cls, server_env(manifest, component), monkeypatch)
         assert settings.port == manifest.container(component)["ports"][0]["containerPort"], component
+
+
+def test_an_object_setting_reaches_the_gateway_as_the_json_it_reads(monkeypatch):
+    extra = {"top_k": 40, "min_p": 0.05}
+    manifest = render("cpu", values={"gateway.config.llmExtraBody": extra})
+    assert settings_from_env(GatewaySettings, server_env(manifest, "gateway"), monkeypatch).llm_extra_body == extra
 
 def test_values_defaults_agree_with_the_code():
     settings = GatewaySettings()

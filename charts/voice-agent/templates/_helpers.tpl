@@ -178,11 +178,12 @@ livenessProbe:
 {{- end }}
 {{- end }}
 
-{{/* Settings as environment variables (dict prefix, config): {maxSessions: 8} -> PREFIX_MAX_SESSIONS=8. */}}
+{{/* Settings as environment variables (dict prefix, config): {maxSessions: 8} -> PREFIX_MAX_SESSIONS=8;
+     an object value is JSON, as pydantic-settings reads a dict setting: {llmExtraBody: {top_k: 40}}. */}}
 {{- define "voice-agent.configEnv" -}}
 {{- range $key, $value := .config }}
 - name: {{ printf "%s_%s" $.prefix ($key | snakecase | upper) }}
-  value: {{ $value | toString | quote }}
+  value: {{ if kindIs "map" $value }}{{ $value | toJson | quote }}{{ else }}{{ $value | toString | quote }}{{ end }}
 {{- end }}
 {{- end }}
 
