@@ -45,6 +45,7 @@ from voice_common.audio import float32_to_pcm16, pcm16_to_float32, resample, rms
 from voice_common.budget import load_budget  # noqa: E402
 from voice_common.protocol.constants import STT_SAMPLE_RATE, TTS_SAMPLE_RATE  # noqa: E402
 from voice_testkit.machine import machine_description, percentile  # noqa: E402
+from voice_testkit.speech import silence, words  # noqa: E402
 
 # Questions a caller asks, and the words each transcript must contain.
 QUESTIONS = {
@@ -121,6 +122,10 @@ FIRST_PHRASE_WORDS = 4  # the gateway's GATEWAY_TTS_FIRST_PHRASE_MAX_WORDS defau
 CLAUSE_BREAKS = ",;:.!?"
 
 
+def audio_seconds(pcm: bytes, sample_rate: int) -> float:
+    return len(pcm) / 2 / sample_rate
+
+
 def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 1)
 
@@ -155,7 +160,7 @@ async def first_byte(engine, text: str, voice: str) -> tuple[float, float, bytes
 def check_speech(pcm: bytes, what: str) -> None:
     level = rms_dbfs(pcm16_to_float32(pcm))
     if len(pcm) < TTS_SAMPLE_RATE // 5 or level < -40:
-        raise AssertionError(f"{what}: {len(pcm) / 2 / TTS_SAMPLE_RATE:.2f} s of audio at {level:.0f} dBFS is not speech")
+        raise AssertionError(f"{what}: {audio_seconds(pcm, TTS_SAMPLE_RATE):.2f} s of audio at {level:.0f} dBFS is not speech")
 
 
 async def new_text_first_bytes(engine) -> list[float]:
@@ -187,7 +192,7 @@ async def bench_tts(engines: dict, runs: int) -> dict:
     for _ in range(max(3, runs // 2)):
         _first, total, pcm = await first_byte(engine, REPLY, "af_heart")
         check_speech(pcm, "reply")
-        rtfs.append(total / (len(pcm) / 2 / TTS_SAMPLE_RATE))
+        rtfs.append(total / audio_seconds(pcm, TTS_SAMPLE_RATE))
     results["reply_real_time_factor_p50"] = round(percentile(rtfs, 50), 4)
     for streams in (4, 8):
         firsts = []
@@ -213,7 +218,7 @@ async def caller_speech(tts_engine) -> list[tuple[str, str, bytes]]:
         for voice in (CALLER_VOICES[index % len(CALLER_VOICES)], CALLER_VOICES[(index + 1) % len(CALLER_VOICES)]):
             _first, _total, pcm = await first_byte(tts_engine, question, voice)
             audio = resample(pcm16_to_float32(pcm), TTS_SAMPLE_RATE, STT_SAMPLE_RATE)
-            spoken.append((question, voice, float32_to_pcm16(audio) + bytes(int(0.3 * STT_SAMPLE_RATE) * 2)))
+            spoken.append((question, voice, float32_to_pcm16(audio) + silence(0.3, STT_SAMPLE_RATE)))
     return spoken
 
 
@@ -224,15 +229,14 @@ async def bench_stt(engine, spoken: list[tuple[str, str, bytes]], runs: int) -> 
             started = time.perf_counter()
             transcript = await engine.transcribe(pcm, STT_SAMPLE_RATE, "en")
             elapsed = time.perf_counter() - started
-            heard = set("".join(c if c.isalnum() or c == "'" else " " for c in transcript.text.lower()).split())
             if run == 0:
-                missing = QUESTIONS[question] - heard
+                missing = QUESTIONS[question] - words(transcript.text)
                 print(f"- {voice}: {question!r} -> {transcript.text!r}" + (f" (missing {sorted(missing)})" if missing else ""))
                 if missing:
                     wrong.append(question)
             else:
                 latencies.append(elapsed)
-    seconds = [len(pcm) / 2 / STT_SAMPLE_RATE for _q, _v, pcm in spoken]
+    seconds = [audio_seconds(pcm, STT_SAMPLE_RATE) for _q, _v, pcm in spoken]
     result = {"final_transcript": summary(latencies), "utterances": len(spoken), "transcripts_missing_words": len(wrong)}
     result["utterance_seconds"] = [round(min(seconds), 2), round(max(seconds), 2)]
     print("\n| utterances | end of audio -> final transcript p50 | p95 | transcripts missing a word |\n|---|---|---|---|")

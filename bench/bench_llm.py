@@ -39,6 +39,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import httpx
 
@@ -106,16 +107,8 @@ class Candidate:
     def settings(self) -> GatewaySettings:
         """The gateway's settings with these GATEWAY_* values read as the gateway reads its environment
         (so a JSON object such as GATEWAY_LLM_EXTRA_BODY is parsed as it would be there)."""
-        saved = {key: os.environ.get(key) for key in self.changed}
-        os.environ.update(self.changed)
-        try:
+        with mock.patch.dict(os.environ, self.changed):
             return GatewaySettings()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 @dataclass

@@ -9,7 +9,7 @@ copies between the two around each of them: the GPU would wait on the CPU for mo
 
 Here each such node, with the nodes that scale its result back, becomes the float operation it
 stands for (``Conv``, ``MatMul``, ``LSTM``) on weights dequantized once at load: the same
-weights, the same voice, every node on the GPU. Activations are no longer quantized, so the
+weights, the same voice, and none of those nodes left for the CPU. Activations are no longer quantized, so the
 audio is, if anything, closer to the original float model's. Done in memory when the engine
 loads on ``cuda``; the file on disk stays the one the CPU runs.
 """
@@ -94,11 +94,11 @@ def _replace_integer_product(graph: _Graph, node: NodeProto) -> tuple[NodeProto,
     (scale_product,) = [name for name in rescale.input if name != cast.output[0]]
     scale = _weight_scale(graph, scale_product, x_scale)
     output, replaced = rescale.output[0], [node, cast, rescale, *([after] if after else [])]
-    if node.op_type == "MatMulInteger":  # weights (K, N): per-column parameters
-        weight = graph.add_initializer(f"{node.input[1]}_float", lambda: _dequantized(weights, zero_point, scale, channel_axis=1))
+    # MatMul weights (K, N) have per-column parameters, Conv weights (M, C, k) per output channel.
+    channel_axis = 1 if node.op_type == "MatMulInteger" else 0
+    weight = graph.add_initializer(f"{node.input[1]}_float", lambda: _dequantized(weights, zero_point, scale, channel_axis))
+    if node.op_type == "MatMulInteger":
         return helper.make_node("MatMul", [x, weight], [output], name=f"{node.name}_float"), replaced
-    # ConvInteger, weights (M, C, k): per-output-channel parameters.
-    weight = graph.add_initializer(f"{node.input[1]}_float", lambda: _dequantized(weights, zero_point, scale, channel_axis=0))
     inputs = [x, weight]
     if after is not None:
         (quantized_bias,) = [name for name in after.input if name != node.output[0]]

@@ -156,6 +156,7 @@ def test_an_object_setting_reaches_the_gateway_as_the_json_it_reads(monkeypatch)
     manifest = render("cpu", values={"gateway.config.llmExtraBody": extra})
     assert settings_from_env(GatewaySettings, server_env(manifest, "gateway"), monkeypatch).llm_extra_body == extra
 
+
 def test_values_defaults_agree_with_the_code():
     settings = GatewaySettings()
     assert VALUES["gateway"]["config"]["drainTimeoutSecs"] == settings.drain_timeout_secs
