@@ -134,26 +134,36 @@ def main() -> None:
         help="also run a second gateway with these settings on the same model servers, turns alternating; "
         "prints both and their ratios",
     )
+    parser.add_argument(
+        "--compare-llm", action="append", default=[], metavar="KEY=VALUE",
+        help="the second gateway's LLM is a second LLM server with these settings (e.g. LLM_NICE=10); "
+        "only the turn being answered has its LLM generating",
+    )
     args = parser.parse_args()
     # With two gateways, each call waits silent while the other's turn runs: no first-speech limit.
     configs = [{"GATEWAY_FIRST_SPEECH_TIMEOUT_SECS": "600", **dict(item.split("=", 1) for item in args.gateway_env)}]
-    if args.compare:
+    if args.compare or args.compare_llm:
         configs.append({**configs[0], **dict(item.split("=", 1) for item in args.compare)})
     ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
     with ProcessGroup(LOG_DIR) as group:
         specs = stack_specs(MODELS_DIR, ports, gateway_env=configs[0])
-        gateways = [specs[-1]]
+        servers, gateways = specs[:-1], [specs[-1]]
+        if args.compare_llm:
+            llm, port = next(spec for spec in specs if spec.name == "llm"), free_port()
+            env = {**llm.env, **dict(item.split("=", 1) for item in args.compare_llm), "LLM_PORT": str(port)}
+            servers.append(dataclasses.replace(llm, name="llm2", port=port, env=env))
+            configs[1]["GATEWAY_LLM_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
         for index, config in enumerate(configs[1:], start=2):
             port = free_port()
             base = specs[-1]
             env = {**base.env, **config, "GATEWAY_PORT": str(port)}
             gateways.append(dataclasses.replace(base, name=f"gateway{index}", port=port, env=env))
-        group.start(specs[:-1] + gateways, timeout_s=300)
+        group.start(servers + gateways, timeout_s=300)
         results, stalls = asyncio.run(run_turns([f"ws://127.0.0.1:{g.port}/ws" for g in gateways], args.turns))
 
     print(f"## Stack benchmark: {args.turns} turns per configuration, local stack on CPU\n")
     print(f"Machine: {machine_description()}\n")
-    labels = [f"A {args.gateway_env or '(defaults)'}"] + [f"B {args.compare}" for _ in configs[1:]]
+    labels = [f"A {args.gateway_env or '(defaults)'}"] + [f"B {args.compare + args.compare_llm}" for _ in configs[1:]]
     falls = []
     for label, config, turns in zip(labels, configs, results, strict=True):
         print_budget_table(label, turns)

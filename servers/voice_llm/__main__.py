@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 
+from voice_llm.priority import lower_priority
 from voice_llm.settings import LLMSettings
 
 log = logging.getLogger("voice_llm")
@@ -17,6 +18,8 @@ def main() -> None:
     settings = LLMSettings()
     # libgomp reads its wait policy once, when it is loaded with xllamacpp: set it before the import.
     os.environ["OMP_WAIT_POLICY"] = settings.omp_wait_policy
+    if lowered := lower_priority(settings.nice):  # before any thread starts: they inherit it
+        log.info("running at nice %d (%s)", settings.nice, " and ".join(lowered))
     from voice_llm.params import start_server
 
     stop = threading.Event()

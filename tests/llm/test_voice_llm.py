@@ -9,7 +9,9 @@ streamed reply, and the client must not trip over that.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import os
 import signal
 import socket
 import time
@@ -143,3 +145,24 @@ def test_sigterm_stops_it_cleanly(models_dir: Path):
     proc.wait_ready(120)
     proc.process.send_signal(signal.SIGTERM)
     assert proc.process.wait(timeout=10) == 0
+
+
+def test_llm_nice_lowers_every_thread_and_the_servers_own_autogroup(models_dir: Path):
+    """``LLM_NICE`` as the local stack passes it (its servers run each in a session of its own):
+    every thread llama.cpp starts, its decode and prompt threads included, runs at that nice, and so
+    does the session's autogroup, without which the nice would not count against the TTS."""
+    spec = llm_spec(models_dir, free_port(), name="llm-nice")
+    proc = ServiceProcess(dataclasses.replace(spec, env={**spec.env, "LLM_NICE": "5"}), LOG_DIR)
+    try:
+        proc.wait_ready(120)
+        body = chat("Say hello.", max_tokens=8)
+        httpx.post(proc.spec.base_url + "/v1/chat/completions", json={**body, "stream": False}, timeout=60).raise_for_status()
+        pid = proc.process.pid
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        assert len(threads) > 2
+        assert {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == dict.fromkeys(threads, 5)
+        autogroup = Path(f"/proc/{pid}/autogroup")
+        if autogroup.exists():  # kernels built without autogroup scheduling have no such file
+            assert autogroup.read_text().split()[-2:] == ["nice", "5"]
+    finally:
+        proc.stop()
