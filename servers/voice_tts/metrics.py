@@ -25,6 +25,12 @@ PHONEMES_PER_CALL = Histogram(
     buckets=(16, 32, 64, 128, 192, 256, 384, 510),
     registry=REGISTRY,
 )
+MODEL_CALLS = Counter(
+    "tts_model_calls_total",
+    "Model calls, by the CPU threads each ran on (fewer when it started while another call ran).",
+    ["threads"],
+    registry=REGISTRY,
+)
 AUDIO_SECONDS = Counter("tts_audio_seconds_total", "Seconds of audio synthesized.", registry=REGISTRY)
 QUEUE_DEPTH = Gauge("tts_queue_depth", "Chunks waiting for a synthesis slot.", registry=REGISTRY)
 ACTIVE_STREAMS = Gauge("tts_active_streams", "Responses and WebSocket syntheses streaming now.", registry=REGISTRY)

@@ -29,7 +29,10 @@ class TTSSettings(BaseSettings):
     default_voice: str = "af_heart"
     lang: str = "en-us"
     device: Literal["cpu", "cuda"] = "cpu"
-    intra_op_threads: int = 0  # 0 = ONNX Runtime's default (all cores)
+    # ONNX Runtime threads of a model call; 0 = every CPU this process may run on (on a GPU, ONNX
+    # Runtime's default). A call that starts while another runs gets its share instead
+    # (intra_op_threads / max_concurrent_syntheses): voice_tts.engine.call_threads.
+    intra_op_threads: int = Field(default=0, ge=0)
     # ONNX Runtime's pool threads spin between operators by default. Where the TTS shares cores with
     # another busy process (the LLM generating the rest of a reply, on a CPU node), a spinning thread
     # burns the time slice its descheduled peer needs, and the first audio comes later.

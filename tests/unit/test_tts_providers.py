@@ -1,7 +1,10 @@
-"""Which ONNX Runtime providers the TTS engine asks for: on a GPU, cuDNN's convolution search must
-not benchmark every new shape (each new length of text is one), unless the deployment asks for it."""
+"""What ONNX Runtime sessions the TTS engine asks for: on a GPU, cuDNN's convolution search must
+not benchmark every new shape (each new length of text is one), unless the deployment asks for it;
+on a CPU, a model call that starts while another runs gets its share of the threads."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from pydantic import ValidationError
@@ -60,3 +63,43 @@ def test_cuda_without_onnx_runtimes_cuda_provider_fails_at_start_instead_of_runn
     # This venv has the CPU build of ONNX Runtime, as a CPU image would: a GPU pod given it must not start.
     with pytest.raises(RuntimeError, match="no CUDA provider"):
         tts_engine.KokoroEngine(TTSSettings(device="cuda"))._load()
+
+
+@pytest.mark.parametrize(
+    ("threads", "concurrent", "expected"),
+    [
+        (2, 2, (2, 1)),  # the local stack on a 2-core laptop: a call beside another gets one core
+        (4, 2, (4, 2)),
+        (8, 3, (8, 2)),
+        (2, 4, (2, 1)),  # never below one thread
+        (2, 1, (2, 2)),  # one call at a time: nothing runs beside it
+        (1, 2, (1, 1)),
+    ],
+)
+def test_a_call_that_starts_beside_another_gets_its_share_of_the_threads(threads, concurrent, expected):
+    settings = TTSSettings(intra_op_threads=threads, max_concurrent_syntheses=concurrent)
+    assert tts_engine.call_threads(settings) == expected
+
+
+def test_unset_threads_mean_every_cpu_this_process_may_use():
+    cpus = len(os.sched_getaffinity(0))
+    assert tts_engine.call_threads(TTSSettings(max_concurrent_syntheses=2)) == (cpus, max(1, cpus // 2))
+
+
+def test_on_a_gpu_threads_are_not_split():
+    assert tts_engine.call_threads(TTSSettings(device="cuda", intra_op_threads=0, max_concurrent_syntheses=2)) == (0, 0)
+
+
+def test_the_engine_loads_a_session_for_each_thread_count(monkeypatch):
+    asked: list[int] = []
+
+    def inference_session(path, sess_options=None, providers=None):
+        asked.append(sess_options.intra_op_num_threads)
+        if len(asked) == 2:
+            raise SessionAsked
+        return object()
+
+    monkeypatch.setattr(tts_engine.ort, "InferenceSession", inference_session)
+    with pytest.raises(SessionAsked):
+        tts_engine.KokoroEngine(TTSSettings(intra_op_threads=2, max_concurrent_syntheses=2))._load()
+    assert asked == [2, 1]
