@@ -134,25 +134,30 @@ def main() -> None:
         help="also run a second gateway with these settings on the same model servers, turns alternating; "
         "prints both and their ratios",
     )
-    parser.add_argument(
-        "--compare-llm", action="append", default=[], metavar="KEY=VALUE",
-        help="the second gateway's LLM is a second LLM server with these settings (e.g. LLM_NICE=10); "
-        "only the turn being answered has its LLM generating",
-    )
+    for server in ("llm", "tts"):
+        parser.add_argument(
+            f"--compare-{server}", action="append", default=[], metavar="KEY=VALUE",
+            help=f"the second gateway's {server.upper()} is a second {server.upper()} server with these settings "
+            "(e.g. LLM_NICE=19, TTS_INTRA_OP_THREADS=1); only the turn being answered has its servers working",
+        )
     args = parser.parse_args()
+    compared_servers = {"llm": args.compare_llm, "tts": args.compare_tts}
     # With two gateways, each call waits silent while the other's turn runs: no first-speech limit.
     configs = [{"GATEWAY_FIRST_SPEECH_TIMEOUT_SECS": "600", **dict(item.split("=", 1) for item in args.gateway_env)}]
-    if args.compare or args.compare_llm:
+    if args.compare or any(compared_servers.values()):
         configs.append({**configs[0], **dict(item.split("=", 1) for item in args.compare)})
     ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
     with ProcessGroup(LOG_DIR) as group:
         specs = stack_specs(MODELS_DIR, ports, gateway_env=configs[0])
         servers, gateways = specs[:-1], [specs[-1]]
-        if args.compare_llm:
-            llm, port = next(spec for spec in specs if spec.name == "llm"), free_port()
-            env = {**llm.env, **dict(item.split("=", 1) for item in args.compare_llm), "LLM_PORT": str(port)}
-            servers.append(dataclasses.replace(llm, name="llm2", port=port, env=env))
-            configs[1]["GATEWAY_LLM_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+        urls = {"llm": "http://127.0.0.1:{port}/v1", "tts": "ws://127.0.0.1:{port}/ws"}
+        for name, settings in compared_servers.items():
+            if not settings:
+                continue
+            spec, port = next(spec for spec in specs if spec.name == name), free_port()
+            env = {**spec.env, **dict(item.split("=", 1) for item in settings), f"{name.upper()}_PORT": str(port)}
+            servers.append(dataclasses.replace(spec, name=f"{name}2", port=port, env=env))
+            configs[1][f"GATEWAY_{name.upper()}_{'BASE_URL' if name == 'llm' else 'URL'}"] = urls[name].format(port=port)
         for index, config in enumerate(configs[1:], start=2):
             port = free_port()
             base = specs[-1]
@@ -163,7 +168,8 @@ def main() -> None:
 
     print(f"## Stack benchmark: {args.turns} turns per configuration, local stack on CPU\n")
     print(f"Machine: {machine_description()}\n")
-    labels = [f"A {args.gateway_env or '(defaults)'}"] + [f"B {args.compare + args.compare_llm}" for _ in configs[1:]]
+    compared = args.compare + args.compare_llm + args.compare_tts
+    labels = [f"A {args.gateway_env or '(defaults)'}"] + [f"B {compared}" for _ in configs[1:]]
     falls = []
     for label, config, turns in zip(labels, configs, results, strict=True):
         print_budget_table(label, turns)
