@@ -1,8 +1,10 @@
 """Run the LLM server below the TTS and STT beside it in the CPU's priority.
 
 On a CPU machine the LLM goes on writing a reply while the TTS synthesizes its first phrase. At
-equal priority they share the cores, and Kokoro's first phrase takes 1.6x as long as on idle
-cores (docs/benchmarks.md); the LLM's writing ahead is the one job in the turn that can wait.
+equal priority they share the cores, and Kokoro's first phrase takes 1.6-1.8x as long as on idle
+cores. Lowering the LLM brings that first audio ~0.3 s sooner on a 2-core laptop, but the LLM then
+writes the next phrase later, so the pause after the first phrase grows: a trade, off by default
+(docs/benchmarks.md, "CPU priority").
 
 A thread's nice value alone does not do it where the kernel groups tasks by session (autogroup,
 on by default in most distributions' kernels): nice then orders threads only inside their own

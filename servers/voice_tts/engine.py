@@ -184,7 +184,7 @@ class KokoroEngine(PooledEngine[str]):
     # -- the model's own parts ------------------------------------------------------------------
     def _describe(self) -> str:
         alone, beside_another = self._threads
-        threads = f", {alone or 'default'} threads a call ({beside_another} beside another)" if alone != beside_another else ""
+        threads = f", {alone} threads a call ({beside_another} beside another)" if alone != beside_another else ""
         return f"{self.settings.model_path} ({len(self.voices)} voices) on {self.settings.device}{threads}"
 
     async def _warm_up(self) -> None:
