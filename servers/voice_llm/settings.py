@@ -32,8 +32,8 @@ class LLMSettings(BaseSettings):
     # slice its descheduled peer needs. Measured here with one core kept busy, 2 prompt threads:
     # first token p50 373 ms spinning by default, 231 ms passive (130 vs 121 ms on idle cores).
     omp_wait_policy: Literal["PASSIVE", "ACTIVE"] = "PASSIVE"
-    # CPU priority below the TTS and STT that share its cores (0: none; 19: the lowest): the reply
-    # the LLM writes ahead can wait while the TTS synthesizes the first phrase (voice_llm.priority).
+    # CPU priority below the TTS and STT that share its cores (0: none; 19: the lowest): the first
+    # audio comes sooner, the next phrase later (voice_llm.priority; measured in docs/benchmarks.md).
     nice: int = Field(default=0, ge=0, le=19)
 
     @property
