@@ -190,7 +190,10 @@ async def test_tts_server_dying_mid_turn_is_reported_and_the_call_speaks_again_w
 async def test_a_tts_server_that_stalls_mid_reply_is_reported_and_its_connection_is_not_leaked(gateway_with, speech):
     tts = start_service("tts", "voice_tts", {})
     try:
-        gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws", GATEWAY_UPSTREAM_TIMEOUT_SECS="3")
+        # The stall must outlast the timeout, and the timeout a first phrase synthesized while the
+        # other test worker loads both cores: in one parallel run that took over 3 s, so the gateway
+        # (rightly) gave up before the bot spoke and the stall was never reached.
+        gateway = gateway_with(GATEWAY_TTS_URL=f"ws://127.0.0.1:{tts.spec.port}/ws", GATEWAY_UPSTREAM_TIMEOUT_SECS="6")
         async with Caller(f"ws://127.0.0.1:{gateway.spec.port}/ws") as call:
             # mid-reply, alive and connected but silent: the receive times out
             stall = functools.partial(tts.process.send_signal, signal.SIGSTOP)
