@@ -93,7 +93,7 @@ def call_threads(settings: TTSSettings) -> tuple[int, int]:
     streams of three sentences, 7.3 s with 2 threads each, 6.2 s with 1). A call alone keeps
     every core, for the first audio of a lone caller. On a GPU the threads do not matter.
     """
-    if settings.device != "cpu" or settings.max_concurrent_syntheses < 2:
+    if settings.device != "cpu" or settings.max_concurrent_syntheses < 2 or not settings.split_threads:
         return settings.intra_op_threads, settings.intra_op_threads
     alone = settings.intra_op_threads or len(os.sched_getaffinity(0))
     return alone, max(1, alone // settings.max_concurrent_syntheses)

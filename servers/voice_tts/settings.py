@@ -33,6 +33,9 @@ class TTSSettings(BaseSettings):
     # Runtime's default). A call that starts while another runs gets its share instead
     # (intra_op_threads / max_concurrent_syntheses): voice_tts.engine.call_threads.
     intra_op_threads: int = Field(default=0, ge=0)
+    # Whether a call beside another runs on its share of the threads, from a second session of the
+    # model (~0.2 GB more memory); false: one session, every call on intra_op_threads.
+    split_threads: bool = True
     # ONNX Runtime's pool threads spin between operators by default. Where the TTS shares cores with
     # another busy process (the LLM generating the rest of a reply, on a CPU node), a spinning thread
     # burns the time slice its descheduled peer needs, and the first audio comes later.

@@ -86,6 +86,11 @@ def test_unset_threads_mean_every_cpu_this_process_may_use():
     assert tts_engine.call_threads(TTSSettings(max_concurrent_syntheses=2)) == (cpus, max(1, cpus // 2))
 
 
+def test_a_deployment_short_of_memory_can_keep_one_session():
+    settings = TTSSettings(intra_op_threads=2, max_concurrent_syntheses=2, split_threads=False)
+    assert tts_engine.call_threads(settings) == (2, 2)
+
+
 def test_on_a_gpu_threads_are_not_split():
     assert tts_engine.call_threads(TTSSettings(device="cuda", intra_op_threads=0, max_concurrent_syntheses=2)) == (0, 0)
 
