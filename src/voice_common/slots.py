@@ -29,6 +29,7 @@ class Slots(Generic[K]):
         self._publish_counts = publish
         self._held: dict[K, int] = dict.fromkeys(self.limits, 0)
         self._waiting: dict[K, deque[asyncio.Future[None]]] = {k: deque() for k in self.limits}
+        self._publish()  # every class's counts exist from the start (a gauge with labels has none until set)
 
     @property
     def free(self) -> int:
