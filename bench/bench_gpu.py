@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "servers"), str(ROOT / "gateway")]
 
-from voice_common.audio import float32_to_pcm16, pcm16_to_float32, resample, rms_dbfs  # noqa: E402
+from voice_common.audio import float32_to_pcm16, pcm16_to_float32, pcm_seconds, resample, rms_dbfs  # noqa: E402
 from voice_common.budget import load_budget  # noqa: E402
 from voice_common.protocol.constants import STT_SAMPLE_RATE, TTS_SAMPLE_RATE  # noqa: E402
 from voice_testkit.machine import machine_description, percentile  # noqa: E402
@@ -122,10 +122,6 @@ FIRST_PHRASE_WORDS = 4  # the gateway's GATEWAY_TTS_FIRST_PHRASE_MAX_WORDS defau
 CLAUSE_BREAKS = ",;:.!?"
 
 
-def audio_seconds(pcm: bytes, sample_rate: int) -> float:
-    return len(pcm) / 2 / sample_rate
-
-
 def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 1)
 
@@ -160,7 +156,7 @@ async def first_byte(engine, text: str, voice: str) -> tuple[float, float, bytes
 def check_speech(pcm: bytes, what: str) -> None:
     level = rms_dbfs(pcm16_to_float32(pcm))
     if len(pcm) < TTS_SAMPLE_RATE // 5 or level < -40:
-        raise AssertionError(f"{what}: {audio_seconds(pcm, TTS_SAMPLE_RATE):.2f} s of audio at {level:.0f} dBFS is not speech")
+        raise AssertionError(f"{what}: {pcm_seconds(len(pcm), TTS_SAMPLE_RATE):.2f} s of audio at {level:.0f} dBFS is not speech")
 
 
 async def new_text_first_bytes(engine) -> list[float]:
@@ -192,7 +188,7 @@ async def bench_tts(engines: dict, runs: int) -> dict:
     for _ in range(max(3, runs // 2)):
         _first, total, pcm = await first_byte(engine, REPLY, "af_heart")
         check_speech(pcm, "reply")
-        rtfs.append(total / audio_seconds(pcm, TTS_SAMPLE_RATE))
+        rtfs.append(total / pcm_seconds(len(pcm), TTS_SAMPLE_RATE))
     results["reply_real_time_factor_p50"] = round(percentile(rtfs, 50), 4)
     for streams in (4, 8):
         firsts = []
@@ -236,7 +232,7 @@ async def bench_stt(engine, spoken: list[tuple[str, str, bytes]], runs: int) -> 
                     wrong.append(question)
             else:
                 latencies.append(elapsed)
-    seconds = [audio_seconds(pcm, STT_SAMPLE_RATE) for _q, _v, pcm in spoken]
+    seconds = [pcm_seconds(len(pcm), STT_SAMPLE_RATE) for _q, _v, pcm in spoken]
     result = {"final_transcript": summary(latencies), "utterances": len(spoken), "transcripts_missing_words": len(wrong)}
     result["utterance_seconds"] = [round(min(seconds), 2), round(max(seconds), 2)]
     print("\n| utterances | end of audio -> final transcript p50 | p95 | transcripts missing a word |\n|---|---|---|---|")

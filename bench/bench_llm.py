@@ -49,6 +49,7 @@ from voice_common.models import LLM_GGUF_NAME
 from voice_gateway.settings import GatewaySettings
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
+from voice_testkit.speech import words
 
 # Question -> regex its reply must match (case-insensitive). Answers any decent small model knows.
 FACTS: list[tuple[str, str]] = [
@@ -123,10 +124,6 @@ class Results:
     follow_ups: int = 0
     wrong: list[str] = field(default_factory=list)
     follow_up_replies: list[str] = field(default_factory=list)
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9']+", text.lower()))
 
 
 def normalized(text: str) -> str:

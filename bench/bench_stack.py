@@ -18,6 +18,7 @@ import sys
 from voice_agent.client import Caller, budget_rows
 from voice_agent.processes import ProcessGroup
 from voice_agent.stack import StackPorts, stack_specs
+from voice_common.audio import pcm_seconds
 from voice_common.budget import load_budget
 from voice_common.protocol.constants import TTS_SAMPLE_RATE
 from voice_gateway.settings import GatewaySettings
@@ -67,7 +68,7 @@ def reply_stalls_ms(conversation) -> list[float]:
             arrived, chunk = pending
             if play_clock is not None and arrived > play_clock:
                 stalled += arrived - play_clock
-            play_clock = max(play_clock or arrived, arrived) + len(chunk) / (TTS_SAMPLE_RATE * 2)
+            play_clock = max(play_clock or arrived, arrived) + pcm_seconds(len(chunk), TTS_SAMPLE_RATE)
             pending = next(chunks, None)
         stalls.append(stalled * 1000.0)
     return stalls

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import websockets
 
 from voice_agent.processes import ServiceProcess
+from voice_common.audio import pcm_seconds
 from voice_common.protocol.constants import STT_SAMPLE_RATE
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import start_service
@@ -72,7 +73,7 @@ async def streamed(base: str, pcm: bytes) -> tuple[float, str]:
         for index, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
             await asyncio.sleep(max(0.0, begin + index * 0.02 - loop.time()))  # real time, no drift
             await ws.send(pcm[offset : offset + FRAME_BYTES])
-        await asyncio.sleep(max(0.0, begin + len(pcm) / (2 * SAMPLE_RATE) - loop.time()))  # the caller finishes
+        await asyncio.sleep(max(0.0, begin + pcm_seconds(len(pcm), SAMPLE_RATE) - loop.time()))  # the caller finishes
         started = time.perf_counter()
         await ws.send(json.dumps({"type": "flush"}))
         final = json.loads(await ws.recv())

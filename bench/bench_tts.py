@@ -36,7 +36,7 @@ from fastapi import FastAPI, Request, Response
 from kokoro_onnx import Kokoro
 
 from voice_agent.processes import ServiceProcess, ServiceSpec, start_ready
-from voice_common.audio import float32_to_pcm16
+from voice_common.audio import float32_to_pcm16, pcm_seconds
 from voice_common.protocol.constants import TTS_SAMPLE_RATE
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port, start_service
@@ -115,7 +115,7 @@ async def speak(client: httpx.AsyncClient, base: str, text: str) -> tuple[float,
         async for data in response.aiter_raw():
             first = first or time.perf_counter()
             size += len(data)
-    audio_s = size / 2 / TTS_SAMPLE_RATE
+    audio_s = pcm_seconds(size, TTS_SAMPLE_RATE)
     return first - started, (time.perf_counter() - started) / audio_s
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from opentelemetry.trace import Span, SpanKind
 
 from voice_common import tracing
+from voice_common.audio import pcm_seconds
 
 
 def decode_span(message: dict | None, segment: int, audio_bytes: int, sample_rate: int) -> Span | None:
@@ -19,6 +20,6 @@ def decode_span(message: dict | None, segment: int, audio_bytes: int, sample_rat
     parent = tracing.remote_parent((message or {}).get(tracing.TRACEPARENT))
     if parent is None:
         return None
-    audio_s = audio_bytes / 2 / sample_rate if sample_rate else 0.0
+    audio_s = pcm_seconds(audio_bytes, sample_rate) if sample_rate else 0.0
     attributes = {"stt.segment": segment, "stt.audio_seconds": round(audio_s, 3)}
     return tracing.start_span("stt.decode", parent, kind=SpanKind.SERVER, attributes=attributes)

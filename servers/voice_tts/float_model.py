@@ -9,9 +9,9 @@ copies between the two around each of them: the GPU would wait on the CPU for mo
 
 Here each such node, with the nodes that scale its result back, becomes the float operation it
 stands for (``Conv``, ``MatMul``, ``LSTM``) on weights dequantized once at load: the same
-weights, the same voice, and none of those nodes left for the CPU. Activations are no longer quantized, so the
-audio is, if anything, closer to the original float model's. Done in memory when the engine
-loads on ``cuda``; the file on disk stays the one the CPU runs.
+weights, the same voice, and none of those nodes left for the CPU. Activations are no longer
+quantized, so the audio is, if anything, closer to the original float model's. Done in memory
+when the engine loads on ``cuda``; the file on disk stays the one the CPU runs.
 """
 
 from __future__ import annotations

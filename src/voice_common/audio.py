@@ -16,6 +16,11 @@ import soxr
 PCM_SAMPLE_WIDTH = 2  # bytes per s16le sample
 
 
+def pcm_seconds(byte_count: int, sample_rate: int) -> float:
+    """How long ``byte_count`` bytes of s16le mono audio play at ``sample_rate``."""
+    return byte_count / PCM_SAMPLE_WIDTH / sample_rate
+
+
 def pcm16_to_float32(pcm: bytes) -> np.ndarray:
     """s16le bytes -> float32 samples in [-1, 1)."""
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0

@@ -16,9 +16,10 @@ import onnx
 import pytest
 from faster_whisper import WhisperModel
 
-from tts_helpers import assert_speech, seconds, words
+from tts_helpers import assert_speech, seconds
 from voice_common.audio import pcm16_to_float32, resample
 from voice_common.protocol.constants import STT_SAMPLE_RATE, TTS_SAMPLE_RATE
+from voice_testkit.speech import words
 from voice_tts import engine as tts_engine
 from voice_tts.float_model import INTEGER_OPS, for_cuda
 from voice_tts.settings import TTSSettings

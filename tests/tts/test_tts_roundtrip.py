@@ -7,7 +7,8 @@ import json
 import httpx
 import pytest
 
-from tts_helpers import FOX, REPLY, SAMPLE_RATE, TIMEOUT_S, connect, receive_until_text, words
+from tts_helpers import FOX, REPLY, SAMPLE_RATE, TIMEOUT_S, connect, receive_until_text
+from voice_testkit.speech import words
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import websockets
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
-from voice_common.audio import pcm16_to_float32, rms_dbfs
+from voice_common.audio import pcm16_to_float32, pcm_seconds, rms_dbfs
 from voice_common.protocol.constants import TTS_SAMPLE_RATE
 
 TIMEOUT_S = 60.0
@@ -30,13 +29,8 @@ REPLY = (
 LONG = " ".join([REPLY] * 6)
 
 
-def words(text: str) -> set[str]:
-    """Lowercase words without punctuation, so "France?" matches "france"."""
-    return set(re.findall(r"[a-z0-9']+", text.lower()))
-
-
 def seconds(pcm: bytes) -> float:
-    return len(pcm) / 2 / SAMPLE_RATE
+    return pcm_seconds(len(pcm), SAMPLE_RATE)
 
 
 def assert_speech(pcm: bytes, text: str) -> None:
