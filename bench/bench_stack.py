@@ -126,6 +126,14 @@ def waterfall(turns: list, vad_stop_secs: float) -> dict[str, float]:
     return {name: percentile(values, 50) for name, values in rows.items() if values}
 
 
+COMPARABLE_SERVERS = ("llm", "tts")  # --compare-llm, --compare-tts: a second server for the second gateway
+
+
+def key_values(items: list[str]) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` from the command line as a dict."""
+    return dict(item.split("=", 1) for item in items)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=10)
@@ -135,35 +143,31 @@ def main() -> None:
         help="also run a second gateway with these settings on the same model servers, turns alternating; "
         "prints both and their ratios",
     )
-    for server in ("llm", "tts"):
+    for server in COMPARABLE_SERVERS:
         parser.add_argument(
             f"--compare-{server}", action="append", default=[], metavar="KEY=VALUE",
             help=f"the second gateway's {server.upper()} is a second {server.upper()} server with these settings "
             "(e.g. LLM_NICE=19, TTS_INTRA_OP_THREADS=1); only the turn being answered has its servers working",
         )
     args = parser.parse_args()
-    compared_servers = {"llm": args.compare_llm, "tts": args.compare_tts}
+    compared_servers = {name: key_values(items) for name in COMPARABLE_SERVERS if (items := getattr(args, f"compare_{name}"))}
     # With two gateways, each call waits silent while the other's turn runs: no first-speech limit.
-    configs = [{"GATEWAY_FIRST_SPEECH_TIMEOUT_SECS": "600", **dict(item.split("=", 1) for item in args.gateway_env)}]
-    if args.compare or any(compared_servers.values()):
-        configs.append({**configs[0], **dict(item.split("=", 1) for item in args.compare)})
+    configs = [{"GATEWAY_FIRST_SPEECH_TIMEOUT_SECS": "600", **key_values(args.gateway_env)}]
+    if args.compare or compared_servers:
+        configs.append({**configs[0], **key_values(args.compare)})
     ports = StackPorts(stt=free_port(), tts=free_port(), llm=free_port(), gateway=free_port())
     with ProcessGroup(LOG_DIR) as group:
         specs = stack_specs(MODELS_DIR, ports, gateway_env=configs[0])
         servers, gateways = specs[:-1], [specs[-1]]
-        urls = {"llm": "http://127.0.0.1:{port}/v1", "tts": "ws://127.0.0.1:{port}/ws"}
-        for name, settings in compared_servers.items():
-            if not settings:
-                continue
-            spec, port = next(spec for spec in specs if spec.name == name), free_port()
-            env = {**spec.env, **dict(item.split("=", 1) for item in settings), f"{name.upper()}_PORT": str(port)}
-            servers.append(dataclasses.replace(spec, name=f"{name}2", port=port, env=env))
-            configs[1][f"GATEWAY_{name.upper()}_{'BASE_URL' if name == 'llm' else 'URL'}"] = urls[name].format(port=port)
-        for index, config in enumerate(configs[1:], start=2):
-            port = free_port()
-            base = specs[-1]
-            env = {**base.env, **config, "GATEWAY_PORT": str(port)}
-            gateways.append(dataclasses.replace(base, name=f"gateway{index}", port=port, env=env))
+        if len(configs) > 1:
+            # The second gateway from the stack's own specs on ports of its own: its URLs name its own
+            # LLM or TTS server where one is compared, the shared servers otherwise.
+            ports_b = dataclasses.replace(ports, gateway=free_port(), **{name: free_port() for name in compared_servers})
+            specs_b = {spec.name: spec for spec in stack_specs(MODELS_DIR, ports_b, gateway_env=configs[1])}
+            for name, settings in compared_servers.items():
+                spec = specs_b[name]
+                servers.append(dataclasses.replace(spec, name=f"{name}2", env={**spec.env, **settings}))
+            gateways.append(dataclasses.replace(specs_b["gateway"], name="gateway2"))
         group.start(servers + gateways, timeout_s=300)
         results, stalls = asyncio.run(run_turns([f"ws://127.0.0.1:{g.port}/ws" for g in gateways], args.turns))
 
