@@ -1,4 +1,4 @@
-# The weights assembled by `make models` (whisper-base/, kokoro/, llm/) under /opt/models: the
+# The weights assembled by `make models` (whisper-base/, whisper-tiny.en/, kokoro/, llm/) under /opt/models: the
 # chart's init step copies from here into the model volume. Build context: the models/ directory.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}

@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    if not (MODELS_DIR / "whisper-base" / "model.bin").exists():
+    if not all((MODELS_DIR / whisper / "model.bin").exists() for whisper in ("whisper-base", "whisper-tiny.en")):
         pytest.fail(f"models are not assembled in {MODELS_DIR}; run `make models`")
     return MODELS_DIR
 

@@ -332,16 +332,18 @@ def model_paths(manifest) -> dict[str, str]:
     return paths
 
 
-def test_weights_paths_are_what_make_models_assembles():
+@pytest.mark.parametrize("values", [{}, {"stt.config.modelPath": "/models/whisper-tiny.en"}])
+def test_weights_paths_are_what_make_models_assembles(values):
     if not (MODELS_DIR / "whisper-base" / "model.bin").exists():
         pytest.fail(f"models are not assembled in {MODELS_DIR}; run `make models`")
-    for path in model_paths(render("cpu")):
+    for path in model_paths(render("cpu", values=values)):
         assert path.startswith("/models/")
         assert (MODELS_DIR / path.removeprefix("/models/")).exists(), f"{path}: not in the `make models` layout"
 
 
-def test_init_step_copies_the_weights_each_server_reads():
-    manifest = render("cpu")
+@pytest.mark.parametrize("values", [{}, {"stt.config.modelPath": "/models/whisper-tiny.en"}])
+def test_init_step_copies_the_weights_each_server_reads(values):
+    manifest = render("cpu", values=values)
     for path, component in model_paths(manifest).items():
         spec = manifest.pod_spec(component)
         seed = spec["initContainers"][0]
