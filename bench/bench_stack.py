@@ -126,7 +126,7 @@ def waterfall(turns: list, vad_stop_secs: float) -> dict[str, float]:
     return {name: percentile(values, 50) for name, values in rows.items() if values}
 
 
-COMPARABLE_SERVERS = ("llm", "tts")  # --compare-llm, --compare-tts: a second server for the second gateway
+COMPARABLE_SERVERS = ("stt", "llm", "tts")  # --compare-stt, --compare-llm, --compare-tts: a second server for the second gateway
 
 
 def key_values(items: list[str]) -> dict[str, str]:
@@ -147,7 +147,7 @@ def main() -> None:
         parser.add_argument(
             f"--compare-{server}", action="append", default=[], metavar="KEY=VALUE",
             help=f"the second gateway's {server.upper()} is a second {server.upper()} server with these settings "
-            "(e.g. LLM_NICE=19, TTS_INTRA_OP_THREADS=1); only the turn being answered has its servers working",
+            "(e.g. STT_MODEL_PATH=models/whisper-base, LLM_NICE=19); only the turn being answered has its servers working",
         )
     args = parser.parse_args()
     compared_servers = {name: key_values(items) for name in COMPARABLE_SERVERS if (items := getattr(args, f"compare_{name}"))}
@@ -161,7 +161,7 @@ def main() -> None:
         servers, gateways = specs[:-1], [specs[-1]]
         if len(configs) > 1:
             # The second gateway from the stack's own specs on ports of its own: its URLs name its own
-            # LLM or TTS server where one is compared, the shared servers otherwise.
+            # STT, LLM or TTS server where one is compared, the shared servers otherwise.
             ports_b = dataclasses.replace(ports, gateway=free_port(), **{name: free_port() for name in compared_servers})
             specs_b = {spec.name: spec for spec in stack_specs(MODELS_DIR, ports_b, gateway_env=configs[1])}
             for name, settings in compared_servers.items():
@@ -173,7 +173,7 @@ def main() -> None:
 
     print(f"## Stack benchmark: {args.turns} turns per configuration, local stack on CPU\n")
     print(f"Machine: {machine_description()}\n")
-    compared = args.compare + args.compare_llm + args.compare_tts
+    compared = args.compare + [item for name in COMPARABLE_SERVERS for item in getattr(args, f"compare_{name}")]
     labels = [f"A {args.gateway_env or '(defaults)'}"] + [f"B {compared}" for _ in configs[1:]]
     falls = []
     for label, config, turns in zip(labels, configs, results, strict=True):
