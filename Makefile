@@ -100,6 +100,7 @@ test-unit: $(VENV)/.installed ## the fast tier: pure-logic tests, no models or s
 
 bench: install ## run the benchmarks and print p50/p95 (results go in docs/benchmarks.md)
 	$(PY) bench/bench_stt.py
+	$(PY) bench/bench_stt_accuracy.py
 	$(PY) bench/bench_tts.py
 	$(PY) bench/bench_stack.py
 	$(PY) bench/bench_bargein.py

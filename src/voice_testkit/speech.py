@@ -25,11 +25,11 @@ def _kokoro():
 
 
 @lru_cache(maxsize=64)
-def spoken(text: str, sample_rate: int = CALLER_SAMPLE_RATE, voice: str = "am_michael") -> bytes:
+def spoken(text: str, sample_rate: int = CALLER_SAMPLE_RATE, voice: str = "am_michael", speed: float = 1.0) -> bytes:
     """``text`` spoken by Kokoro (a different voice from the bot's), as s16le mono PCM at ``sample_rate``."""
     from voice_common.audio import float32_to_pcm16, resample
 
-    samples, rate = _kokoro().create(text, voice=voice, speed=1.0, lang="en-us")
+    samples, rate = _kokoro().create(text, voice=voice, speed=speed, lang="en-us")
     return float32_to_pcm16(resample(samples, rate, sample_rate))
 
 
