@@ -128,6 +128,7 @@ def build_call(
         speed=settings.tts_speed,
         timeout_secs=settings.upstream_timeout_secs,
         first_phrase_max_words=settings.tts_first_phrase_max_words,
+        expected_rtf=settings.tts_expected_rtf,
     )
     vad = SharedSileroVADAnalyzer(
         params=VADParams(

@@ -56,6 +56,10 @@ class GatewaySettings(BaseSettings):
     # Each reply's first words go to TTS at the first clause break or after this many words, not at
     # the end of the first sentence: the first audio waits for less writing and less synthesis.
     tts_first_phrase_max_words: int = Field(default=4, ge=0, description="0: whole sentences only")
+    # The phrases after it grow as fast as a TTS this quick keeps ahead of the audio already sent
+    # (seconds of synthesis per second of speech): 0.5 doubles each phrase; higher, on a TTS that
+    # shares its CPU with the LLM, grows them more slowly, so the audio does not run dry between them.
+    tts_expected_rtf: float = Field(default=0.5, gt=0, lt=1, description="the TTS's expected real-time factor")
 
     # Turn detection (Silero VAD, then turn_confirm_secs of silence).
     vad_confidence: float = 0.7

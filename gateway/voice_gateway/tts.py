@@ -32,7 +32,7 @@ from websockets.protocol import State
 from voice_common.protocol.constants import END_OF_SPEECH, TTS_SAMPLE_RATE
 from voice_common.protocol.errors import ErrorEvent
 from voice_common.protocol.tts import CancelledMessage, CancelMessage, SpeakConfig, SpeakMessage
-from voice_gateway.phrasing import GrowingPhraseTextAggregator
+from voice_gateway.phrasing import DEFAULT_EXPECTED_RTF, GrowingPhraseTextAggregator
 from voice_gateway.tracing import tts_traceparent
 from voice_gateway.tts_phrases import SentPhrases
 from voice_gateway.upstream import UpstreamErrorFrame
@@ -42,7 +42,15 @@ class VoiceTTSService(WebsocketTTSService):
     """Streams phrases to ``voice-tts`` and routes its 24 kHz PCM to their audio contexts."""
 
     def __init__(
-        self, *, url: str, voice: str, speed: float, timeout_secs: float, first_phrase_max_words: int, **kwargs
+        self,
+        *,
+        url: str,
+        voice: str,
+        speed: float,
+        timeout_secs: float,
+        first_phrase_max_words: int,
+        expected_rtf: float = DEFAULT_EXPECTED_RTF,
+        **kwargs,
     ) -> None:
         super().__init__(
             push_start_frame=True,
@@ -58,7 +66,7 @@ class VoiceTTSService(WebsocketTTSService):
             **kwargs,
         )
         if first_phrase_max_words:  # 0: Pipecat's plain sentence aggregation
-            self._text_aggregator = GrowingPhraseTextAggregator(max_words=first_phrase_max_words)
+            self._text_aggregator = GrowingPhraseTextAggregator(max_words=first_phrase_max_words, expected_rtf=expected_rtf)
         self._url = url
         self._speed = speed
         self._timeout = timeout_secs

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from voice_gateway.phrasing import GrowingPhraseTextAggregator
+from voice_gateway.phrasing import DEFAULT_EXPECTED_RTF, GrowingPhraseTextAggregator
+from voice_gateway.settings import GatewaySettings
 
 
 async def _feed(aggregator: GrowingPhraseTextAggregator, tokens: list[str]) -> list[str]:
@@ -20,14 +21,16 @@ def _tokens(text: str) -> list[str]:
     return [words[0]] + [f" {word}" for word in words[1:]]
 
 
-def feed(tokens: list[str], max_words: int = 4) -> list[str]:
-    return asyncio.run(_feed(GrowingPhraseTextAggregator(max_words=max_words), tokens))
+def feed(tokens: list[str], max_words: int = 4, expected_rtf: float = DEFAULT_EXPECTED_RTF) -> list[str]:
+    return asyncio.run(_feed(GrowingPhraseTextAggregator(max_words=max_words, expected_rtf=expected_rtf), tokens))
 
 
 def test_first_phrase_leaves_at_a_clause_break():
+    # Two words of audio buffered: the next phrase may be four words, not eight.
     assert feed(_tokens("Sure thing, the capital of France is Paris. It is lovely.")) == [
         "Sure thing,",
-        "the capital of France is Paris.",
+        "the capital of France",
+        "is Paris.",
         "It is lovely.",
     ]
 
@@ -40,8 +43,9 @@ def test_first_phrase_leaves_after_max_words_without_a_break():
     ]
 
 
-def test_a_short_first_sentence_goes_whole():
-    assert feed(_tokens("Sure. The capital of France is Paris.")) == ["Sure.", "The capital of France is Paris."]
+def test_a_short_first_sentence_goes_whole_and_the_next_phrase_stays_short():
+    # "Sure." buffers half a second of audio: the next phrase gets the first phrase's limit, not twice it.
+    assert feed(_tokens("Sure. The capital of France is Paris.")) == ["Sure.", "The capital of France", "is Paris."]
 
 
 def test_numbers_are_not_cut_at_their_commas_or_points():
@@ -84,6 +88,27 @@ def test_phrases_double_until_only_sentences_are_left():
     released = feed(_tokens(words), max_words=4)
     assert [len(text.split()) for text in released] == [4, 8, 16, 12]  # the sentence ends before 32 more
     assert " ".join(released) == words
+
+
+def test_a_slower_tts_gets_phrases_that_grow_more_slowly():
+    words = " ".join(f"w{i}" for i in range(1, 41)) + "."
+    # At 0.8 s of synthesis per second of audio, only a fifth of each later phrase is still buffered
+    # when the next one starts: limits 4, 5, (4 + 0.2 * 5) / 0.8 = 6, then 7, 9...
+    sizes = [len(text.split()) for text in feed(_tokens(words), max_words=4, expected_rtf=0.8)]
+    assert sizes == [4, 5, 6, 7, 9, 9]  # the last one ends at the sentence
+    assert sum(sizes) == 40
+    # A TTS far faster than real time (a GPU) goes to whole sentences after the first phrase.
+    assert [len(text.split()) for text in feed(_tokens(words), max_words=4, expected_rtf=0.1)] == [4, 36]
+
+
+def test_past_the_largest_phrase_sentences_stay_whole_to_the_end_of_the_reply():
+    text = " ".join(f"w{i}" for i in range(1, 31)) + ". Short one. " + " ".join(f"v{i}" for i in range(1, 21)) + "."
+    sizes = [len(t.split()) for t in feed(_tokens(text), max_words=4, expected_rtf=0.5)]
+    assert sizes == [4, 8, 16, 2, 2, 20]  # 4 + 8 + 16 + 2 (sentence end): the limit passed 32 there
+
+
+def test_the_gateways_default_is_the_aggregators():
+    assert GatewaySettings().tts_expected_rtf == DEFAULT_EXPECTED_RTF
 
 
 def test_later_phrases_skip_clause_breaks_until_half_their_limit():
