@@ -18,6 +18,7 @@ from voice_agent.stack import LOG_DIR, StackPorts, default_models_dir, stack_spe
 from voice_common.audio import write_wav
 from voice_common.budget import load_budget
 from voice_common.protocol.constants import TTS_SAMPLE_RATE
+from voice_stt.settings import STTSettings
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 DEMO_UTTERANCES = [SAMPLES_DIR / "capital-of-france.wav", SAMPLES_DIR / "tell-me-more.wav"]
@@ -85,7 +86,8 @@ def cmd_talk(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     ports = StackPorts()
     with ProcessGroup(LOG_DIR) as group:
-        print("starting the local stack on CPU (STT faster-whisper base, LLM Qwen2.5-Coder-0.5B, TTS Kokoro-82M)...", flush=True)
+        stt_model = Path(STTSettings().model_path).name  # STT_MODEL_PATH from the environment reaches the server too
+        print(f"starting the local stack on CPU (STT {stt_model}, LLM Qwen2.5-Coder-0.5B, TTS Kokoro-82M)...", flush=True)
         group.start(stack_specs(default_models_dir(), ports))
         url = f"ws://127.0.0.1:{ports.gateway}/ws"
         print(f"talking to {url} with {', '.join(p.name for p in DEMO_UTTERANCES)}\n", flush=True)
