@@ -76,7 +76,6 @@ NOISE_SNR_DB = 10.0
 @dataclass(frozen=True)
 class Voice(ABC):
     group: str  # a row of the per-group table
-    name: str
 
     @abstractmethod
     def speak(self, text: str) -> bytes:
@@ -110,12 +109,12 @@ class EspeakVoice(Voice):
 
 def voices() -> list[Voice]:
     kokoro = [
-        KokoroVoice(f"Kokoro, {speed:g}x speed", f"{voice} {speed:g}x", voice, speed)
+        KokoroVoice(f"Kokoro, {speed:g}x speed", voice, speed)
         for speed in KOKORO_SPEEDS
         for voice in KOKORO_VOICES
     ]
-    espeak = [EspeakVoice("espeak-ng", f"{voice} {wpm} wpm", voice, wpm) for voice, wpm in ESPEAK_VOICES]
-    noisy = [KokoroVoice(f"Kokoro + noise {NOISE_SNR_DB:g} dB SNR", f"{v} noisy", v, 1.0, NOISE_SNR_DB) for v in KOKORO_VOICES]
+    espeak = [EspeakVoice("espeak-ng", voice, wpm) for voice, wpm in ESPEAK_VOICES]
+    noisy = [KokoroVoice(f"Kokoro + noise {NOISE_SNR_DB:g} dB SNR", voice, 1.0, NOISE_SNR_DB) for voice in KOKORO_VOICES]
     return kokoro + espeak + noisy
 
 
