@@ -48,8 +48,8 @@ from voice_agent.stack import LLM_MODEL_ALIAS, llm_spec
 from voice_common.models import LLM_GGUF_NAME
 from voice_gateway.settings import GatewaySettings
 from voice_testkit.machine import machine_description, percentile
+from voice_testkit.replies import restates
 from voice_testkit.services import LOG_DIR, MODELS_DIR, free_port
-from voice_testkit.speech import words
 
 # Question -> regex its reply must match (case-insensitive). Answers any decent small model knows.
 FACTS: list[tuple[str, str]] = [
@@ -94,7 +94,6 @@ FOLLOW_UPS: list[list[tuple[str, str | None]]] = [
         )
     ),
 ]
-REPEAT_JACCARD = 0.6
 DEFAULT_MODEL = MODELS_DIR / "llm" / LLM_GGUF_NAME
 
 
@@ -126,21 +125,9 @@ class Results:
     follow_up_replies: list[str] = field(default_factory=list)
 
 
-def normalized(text: str) -> str:
-    """The words, space-separated and space-padded: containment then means whole words."""
-    return " " + " ".join(re.findall(r"[a-z0-9']+", text.lower())) + " "
-
-
 def repeats(reply: str, earlier: list[str]) -> bool:
-    """An earlier reply again: one holds the other once normalized, or mostly the same words."""
-    for before in earlier:
-        a, b = normalized(reply), normalized(before)
-        if a.strip() and b.strip() and (a in b or b in a):
-            return True
-        wa, wb = words(reply), words(before)
-        if wa and wb and len(wa & wb) / len(wa | wb) >= REPEAT_JACCARD:
-            return True
-    return False
+    """An earlier reply again (``voice_testkit.replies.restates``)."""
+    return any(restates(reply, before) for before in earlier)
 
 
 def parse_candidate(text: str) -> Candidate:

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -38,7 +37,7 @@ from voice_common.protocol.constants import STT_SAMPLE_RATE
 from voice_testkit.espeak import espeak_spoken
 from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import MODELS_DIR, start_service
-from voice_testkit.speech import silence, spoken
+from voice_testkit.speech import silence, spoken, word_list
 
 FRAME_BYTES = 640  # 20 ms at 16 kHz, what the gateway sends
 # What callers ask a voice agent; no digits in them (Whisper writes numbers either way).
@@ -119,7 +118,7 @@ def voices() -> list[Voice]:
 
 
 def normalized(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower().replace("-", " ")))
+    return " ".join(word_list(text))
 
 
 @dataclass

@@ -33,9 +33,14 @@ def spoken(text: str, sample_rate: int = CALLER_SAMPLE_RATE, voice: str = "am_mi
     return float32_to_pcm16(resample(samples, rate, sample_rate))
 
 
+def word_list(text: str) -> list[str]:
+    """Lowercase words in order, without punctuation, so "France?" matches "france"."""
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 def words(text: str) -> set[str]:
-    """Lowercase words without punctuation, so "France?" matches "france"."""
-    return set(re.findall(r"[a-z0-9']+", text.lower()))
+    """The set of ``word_list(text)``."""
+    return set(word_list(text))
 
 
 def silence(seconds: float, sample_rate: int = CALLER_SAMPLE_RATE) -> bytes:

@@ -13,30 +13,13 @@ gets right is checked (the city named, the follow-up not a copy), never a model'
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from voice_agent.client import Caller
+from voice_testkit.replies import restates
+from voice_testkit.speech import word_list, words
 
 pytestmark = pytest.mark.slow
-
-# Word-set overlap at or above this makes a reply "the same again" (a restated answer shares
-# nearly all its words; a new fact about the same city shares a few like "tokyo", "is", "the").
-SAME_REPLY_JACCARD = 0.6
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def restates(reply: str, earlier: str) -> bool:
-    """``reply`` is ``earlier`` again: one holds the other word for word, or mostly the same words."""
-    a, b = f" {' '.join(words(reply))} ", f" {' '.join(words(earlier))} "
-    if a in b or b in a:
-        return True
-    wa, wb = set(words(reply)), set(words(earlier))
-    return len(wa & wb) / len(wa | wb) >= SAME_REPLY_JACCARD
 
 
 def test_restates_tells_a_copy_from_a_new_fact():
@@ -58,12 +41,12 @@ async def test_a_follow_up_about_it_gets_a_new_answer_not_the_last_one_again(loc
     turns = {"france": france, "japan": japan, "more": more}
     for name, turn in turns.items():
         assert turn.server, f"turn {name!r} was not answered: {turn.as_dict()}"
-    assert {"capital", "france"} <= set(words(france.transcript)), france.transcript
-    assert {"capital", "japan"} <= set(words(japan.transcript)), japan.transcript
-    assert {"famous"} <= set(words(more.transcript)), more.transcript
-    assert "paris" in words(france.reply_text), france.reply_text
-    assert "tokyo" in words(japan.reply_text), japan.reply_text
+    assert {"capital", "france"} <= words(france.transcript), france.transcript
+    assert {"capital", "japan"} <= words(japan.transcript), japan.transcript
+    assert {"famous"} <= words(more.transcript), more.transcript
+    assert "paris" in word_list(france.reply_text), france.reply_text
+    assert "tokyo" in word_list(japan.reply_text), japan.reply_text
     follow_up = more.reply_text.strip()
-    assert len(words(follow_up)) >= 3, f"the follow-up got no real answer: {follow_up!r}"
+    assert len(word_list(follow_up)) >= 3, f"the follow-up got no real answer: {follow_up!r}"
     for earlier in (france.reply_text, japan.reply_text):
         assert not restates(follow_up, earlier), f"the follow-up repeated an earlier reply: {follow_up!r} after {earlier!r}"
