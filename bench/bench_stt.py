@@ -64,16 +64,20 @@ def words_ok(text: str, seconds: float) -> bool:
     return UTTERANCES[seconds][1] <= set(re.findall(r"[a-z']+", text.lower()))
 
 
-async def streamed(base: str, pcm: bytes) -> tuple[float, str]:
+async def streamed(base: str, pcm: bytes, real_time: bool = True) -> tuple[float, str]:
+    """``pcm`` in the gateway's 20 ms frames (at real-time pace unless ``real_time`` is false: the
+    decode is the same), then ``flush``: seconds from ``flush`` to the final, and its text."""
     async with websockets.connect(base + "/v1/listen", proxy=None, compression=None) as ws:
         await ws.send(json.dumps({"type": "start", "sample_rate": SAMPLE_RATE}))
         json.loads(await ws.recv())
         loop = asyncio.get_running_loop()
         begin = loop.time()
         for index, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
-            await asyncio.sleep(max(0.0, begin + index * 0.02 - loop.time()))  # real time, no drift
+            if real_time:
+                await asyncio.sleep(max(0.0, begin + index * 0.02 - loop.time()))  # real time, no drift
             await ws.send(pcm[offset : offset + FRAME_BYTES])
-        await asyncio.sleep(max(0.0, begin + pcm_seconds(len(pcm), SAMPLE_RATE) - loop.time()))  # the caller finishes
+        if real_time:
+            await asyncio.sleep(max(0.0, begin + pcm_seconds(len(pcm), SAMPLE_RATE) - loop.time()))  # the caller finishes
         started = time.perf_counter()
         await ws.send(json.dumps({"type": "flush"}))
         final = json.loads(await ws.recv())

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,8 +28,8 @@ from pathlib import Path
 
 import jiwer
 import numpy as np
-import websockets
 
+from bench_stt import streamed  # this directory: run as a script, like the other benchmarks
 from voice_agent.processes import ServiceProcess
 from voice_common.protocol.constants import STT_SAMPLE_RATE
 from voice_testkit.espeak import espeak_spoken
@@ -39,7 +37,6 @@ from voice_testkit.machine import machine_description, percentile
 from voice_testkit.services import MODELS_DIR, start_service
 from voice_testkit.speech import silence, spoken, word_list
 
-FRAME_BYTES = 640  # 20 ms at 16 kHz, what the gateway sends
 # What callers ask a voice agent; no digits in them (Whisper writes numbers either way).
 SENTENCES = (
     "Which planet is closest to the sun?",
@@ -151,26 +148,13 @@ class Transcripts:
         return counts.most_common(most)
 
 
-async def transcribe(base: str, pcm: bytes) -> tuple[float, str]:
-    async with websockets.connect(base + "/v1/listen", proxy=None, compression=None) as ws:
-        await ws.send(json.dumps({"type": "start", "sample_rate": STT_SAMPLE_RATE}))
-        json.loads(await ws.recv())
-        for offset in range(0, len(pcm), FRAME_BYTES):
-            await ws.send(pcm[offset : offset + FRAME_BYTES])
-        started = time.perf_counter()
-        await ws.send(json.dumps({"type": "flush"}))
-        while (event := json.loads(await ws.recv()))["type"] != "final":
-            pass  # interim results
-        return time.perf_counter() - started, event["text"]
-
-
 async def measure(bases: dict[str, str], utterances: list[tuple[Voice, str, bytes]]) -> dict[str, Transcripts]:
     results = {model: Transcripts() for model in bases}
     for base in bases.values():
-        await transcribe(base, utterances[0][2])  # untimed: first-use costs
+        await streamed(base, utterances[0][2], real_time=False)  # untimed: first-use costs
     for voice, sentence, pcm in utterances:
         for model, base in bases.items():
-            decode_s, text = await transcribe(base, pcm)
+            decode_s, text = await streamed(base, pcm, real_time=False)
             results[model].heard.append((voice, sentence, text))
             results[model].decode_s.append(decode_s)
     return results

@@ -62,8 +62,8 @@ def _espeak() -> _Espeak:
 def espeak_spoken(text: str, sample_rate: int, voice: str = "en-us", words_per_minute: int = 175) -> bytes:
     """``text`` spoken by espeak-ng (``voice`` such as "en-us", "en-gb-x-rp" or "en-us+f3" for a
     variant), as s16le mono PCM at ``sample_rate``."""
-    from voice_common.audio import float32_to_pcm16, resample
+    from voice_common.audio import float32_to_pcm16, pcm16_to_float32, resample
 
     engine = _espeak()
-    samples = engine.speak(text, voice, words_per_minute).astype(np.float32) / 32768.0
+    samples = pcm16_to_float32(engine.speak(text, voice, words_per_minute).tobytes())
     return float32_to_pcm16(resample(samples, engine.sample_rate, sample_rate))
